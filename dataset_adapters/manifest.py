@@ -1,0 +1,123 @@
+"""The sampled (image id, mask id) list of a run, with a checksum two users can compare.
+
+The Segment Anything paper subsamples every dataset with more than 15k masks by picking random
+images (fixed seed) until about 10k masks are collected. ``build_manifest`` does exactly that;
+``save_manifest``/``load_manifest`` let a manifest be shared and passed back (``--manifest``) so
+two users evaluate the same masks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Union
+
+import numpy as np
+
+from .base import DatasetAdapter, DatasetLayoutError
+
+MAX_MASKS = 15000
+TARGET_MASKS = 10000
+
+
+def usable_instance_ids(sample) -> List[str]:
+    """Instance ids a prompt task may use: not crowd, nonzero area."""
+    return [inst.id for inst in sample.instances if not inst.iscrowd and inst.area > 0]
+
+
+@dataclass
+class Manifest:
+    """Which masks of which images a run evaluates.
+
+    Attributes:
+      dataset: adapter name.
+      seed: the sampling seed (None when nothing was subsampled).
+      entries: image id -> instance ids, in evaluation order.
+      skipped: image id -> reason, for images that could not be read while building.
+    """
+
+    dataset: str
+    seed: Optional[int]
+    entries: Dict[str, List[str]]
+    skipped: Dict[str, str] = field(default_factory=dict)
+    subsampled: bool = False
+
+    @property
+    def n_images(self) -> int:
+        return len(self.entries)
+
+    @property
+    def n_masks(self) -> int:
+        return sum(len(v) for v in self.entries.values())
+
+    def checksum(self) -> str:
+        """SHA-256 of the canonical (dataset, entries) JSON; equal checksums mean the same masks."""
+        canon = json.dumps({"dataset": self.dataset, "entries": [[k, v] for k, v in self.entries.items()]},
+                           separators=(",", ":"))
+        return hashlib.sha256(canon.encode()).hexdigest()
+
+    def to_json(self) -> dict:
+        return {"dataset": self.dataset, "seed": self.seed, "subsampled": self.subsampled,
+                "n_images": self.n_images, "n_masks": self.n_masks, "checksum": self.checksum(),
+                "entries": [[k, v] for k, v in self.entries.items()], "skipped": self.skipped}
+
+
+def build_manifest(adapter: DatasetAdapter, seed: int = 0, max_masks: int = MAX_MASKS,
+                   target_masks: int = TARGET_MASKS,
+                   count: Optional[Callable[[str], List[str]]] = None) -> Manifest:
+    """The paper's sampling: all masks if at most ``max_masks``; else random images until ``target_masks``.
+
+    Arguments:
+      adapter: the dataset.
+      seed: seed of the image permutation.
+      count: image id -> usable instance ids (default: load the sample and keep non-crowd, nonzero masks).
+    Returns:
+      a Manifest in the dataset's image order (subsampled images in their drawn order).
+    """
+    from sambench.data import BadSampleError
+
+    ids = adapter.image_ids()
+    count = count or (lambda image_id: usable_instance_ids(adapter.load_sample(image_id)))
+    per_image: Dict[str, List[str]] = {}
+    skipped: Dict[str, str] = {}
+    for image_id in ids:
+        try:
+            per_image[image_id] = count(image_id)
+        except BadSampleError as exc:
+            skipped[image_id] = str(exc)
+    total = sum(len(v) for v in per_image.values())
+    if total <= max_masks:
+        entries = {k: v for k, v in per_image.items() if v}
+        return Manifest(adapter.name, seed, entries, skipped, subsampled=False)
+    order = np.random.default_rng(seed).permutation(len(ids))
+    entries: Dict[str, List[str]] = {}
+    n = 0
+    for i in order:
+        image_id = ids[i]
+        if not per_image.get(image_id):
+            continue
+        entries[image_id] = per_image[image_id]
+        n += len(per_image[image_id])
+        if n >= target_masks:
+            break
+    return Manifest(adapter.name, seed, entries, skipped, subsampled=True)
+
+
+def save_manifest(manifest: Manifest, path: Union[str, Path]) -> None:
+    Path(path).write_text(json.dumps(manifest.to_json(), indent=1))
+
+
+def load_manifest(path: Union[str, Path]) -> Manifest:
+    """Read a manifest file; verify its checksum (one-line error naming the file if it does not match)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+        m = Manifest(data["dataset"], data.get("seed"), {k: list(v) for k, v in data["entries"]},
+                     dict(data.get("skipped", {})), bool(data.get("subsampled", False)))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DatasetLayoutError(f"{path}: not a sambench manifest ({exc})") from exc
+    if data.get("checksum") and data["checksum"] != m.checksum():
+        raise DatasetLayoutError(f"{path}: manifest checksum mismatch (file edited or truncated)")
+    return m

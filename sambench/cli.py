@@ -1,0 +1,244 @@
+"""The ``sambench`` command line.
+
+    sambench run TASK --model NAME [--checkpoint PATH] --dataset NAME --root DIR [...] --out DIR [--resume]
+    sambench demo [--out DIR]
+    sambench report RUN... [--baseline RUN] [--out DIR]
+    sambench list models|datasets|tasks
+    sambench datasets list|verify ...
+
+Every task module adds its own options (``Task.add_arguments``); other modules can add whole
+commands through ``COMMANDS``. Known user errors end in one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Tuple
+
+from .registry import Registry, UnknownNameError
+
+COMMANDS: Registry = Registry("command")  # name -> (add_arguments(parser), run(args) -> int)
+
+
+def _parse_kv(items: Optional[List[str]]) -> Dict[str, object]:
+    out: Dict[str, object] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ValueError(f"--model-arg '{item}': expected KEY=VALUE")
+        k, v = item.split("=", 1)
+        for cast in (int, float):
+            try:
+                v = cast(v)
+                break
+            except ValueError:
+                continue
+        out[k] = v
+    return out
+
+
+def add_model_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model")
+    g.add_argument("--model", required=True, help="registered name (sambench list models) or path/to/file.py:build")
+    g.add_argument("--checkpoint", help="checkpoint file (SHA-256 recorded; official names must match their hash)")
+    g.add_argument("--download", action="store_true", help="fetch the official checkpoint (SHA-256 verified)")
+    g.add_argument("--model-arg", action="append", metavar="KEY=VALUE", help="builder option, e.g. keep=0.5 for oracle")
+    g.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:1 ...")
+
+
+def add_dataset_arguments(p: argparse.ArgumentParser, multiple: bool = True) -> None:
+    g = p.add_argument_group("data")
+    action = "append" if multiple else "store"
+    g.add_argument("--dataset", action=action, required=True,
+                   help="registered name (sambench list datasets)" + ("; repeat with --root for several" if multiple else ""))
+    g.add_argument("--root", action=action, help="dataset folder (its layout: sambench datasets list / docs/datasets.md)")
+    g.add_argument("--ann", action=action, help="annotation file, for adapters that take one (e.g. coco)")
+    g.add_argument("--split", help="split, where the adapter has several")
+    g.add_argument("--manifest", action=action, help="a manifest.json to evaluate exactly its masks")
+    g.add_argument("--cache-dir", help="Arrow cache for fast reloading (default ~/.cache/sambench/arrow); 'none' disables")
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("run")
+    g.add_argument("--out", required=True, help="run folder to write")
+    g.add_argument("--resume", action="store_true", help="complete an interrupted run in --out")
+    g.add_argument("--seed", type=int, default=0, help="seed of sampling and random prompts (default 0)")
+    g.add_argument("--images-per-batch", type=int, default=1, help="images per encoder call")
+    g.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def build_datasets(args) -> list:
+    """DatasetRun per --dataset (paired in order with --root/--ann/--manifest)."""
+    from dataset_adapters import build_dataset
+    from dataset_adapters.manifest import build_manifest, load_manifest
+    from .runner import DatasetRun
+
+    names = args.dataset if isinstance(args.dataset, list) else [args.dataset]
+
+    def pick(values, i):
+        if values is None:
+            return None
+        values = values if isinstance(values, list) else [values]
+        if len(values) not in (len(names),) and not (len(values) == 1 and len(names) == 1):
+            raise ValueError(f"give one value per --dataset ({len(names)}), got {len(values)}")
+        return values[i]
+
+    runs = []
+    for i, name in enumerate(names):
+        adapter = build_dataset(name, pick(args.root, i), ann=pick(args.ann, i), split=args.split)
+        adapter = maybe_cached(adapter, getattr(args, "cache_dir", None))
+        mpath = pick(getattr(args, "manifest", None), i)
+        if mpath:
+            manifest = load_manifest(mpath)
+            if manifest.dataset != adapter.name:
+                raise ValueError(f"{mpath}: manifest is for '{manifest.dataset}', not '{adapter.name}'")
+        else:
+            manifest = build_manifest(adapter, seed=args.seed)
+        runs.append(DatasetRun(adapter, manifest))
+    return runs
+
+
+def maybe_cached(adapter, cache_dir):
+    """Wrap ``adapter`` in the Arrow cache unless disabled (or not available for it)."""
+    if cache_dir == "none" or adapter.name == "demo":
+        return adapter
+    try:
+        from dataset_adapters.arrow_cache import open_cached
+    except ImportError:
+        return adapter
+    return open_cached(adapter, cache_dir)
+
+
+def build_model_from_args(args):
+    from .models import build_model
+
+    return build_model(args.model, checkpoint=args.checkpoint, device=args.device, download=args.download,
+                       **_parse_kv(args.model_arg))
+
+
+def task_from_config(config: dict):
+    """Rebuild the Task of a run from its config (for re-summarising)."""
+    from tasks import TASKS
+
+    return TASKS.get(config["task"]).from_protocol(config["protocol"])
+
+
+def cmd_run(args) -> int:
+    from tasks import TASKS
+    from .runner import run_task
+
+    task = TASKS.get(args.task).from_args(args)
+    datasets = build_datasets(args)
+    model = build_model_from_args(args)
+    summary = run_task(task, model, datasets, Path(args.out), seed=args.seed, resume=args.resume,
+                       images_per_batch=args.images_per_batch, progress=not args.no_progress)
+    if summary is not None:
+        print(f"run folder: {args.out}  (summary.json, report.md, tables/, plots/)")
+        print(task.headline(summary))
+    return 0
+
+
+def cmd_report(args) -> int:
+    from tasks import TASKS  # noqa: F401  (registers task report builders)
+    from .report import write_report
+
+    out = Path(args.out or (Path(args.runs[0]).parent / "report"))
+    path = write_report([Path(r) for r in args.runs], out, baseline=Path(args.baseline) if args.baseline else None)
+    print(f"report: {path}")
+    return 0
+
+
+def cmd_list(args) -> int:
+    from dataset_adapters import DATASETS
+    from tasks import TASKS
+    from .models import MODELS
+
+    registry = {"models": MODELS, "datasets": DATASETS, "tasks": TASKS}[args.kind]
+    desc = registry.describe()
+    width = max(len(n) for n in desc) if desc else 0
+    for name, text in desc.items():
+        print(f"{name:<{width}}  {text}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    run_demo(Path(args.out), progress=not args.no_progress)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from tasks import TASKS
+
+    parser = argparse.ArgumentParser(prog="sambench", description="Zero-shot evaluation of promptable segmentation models "
+                                     "(SAM and family), following the Segment Anything paper's protocols.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p_run = sub.add_parser("run", help="run a task (sambench list tasks)")
+    run_sub = p_run.add_subparsers(dest="task", required=True)
+    for name in TASKS.names():
+        task_cls = TASKS.get(name)
+        tp = run_sub.add_parser(name, help=TASKS.describe()[name], description=(task_cls.__doc__ or "").strip(),
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+        add_model_arguments(tp)
+        add_dataset_arguments(tp, multiple=getattr(task_cls, "multi_dataset", True))
+        add_run_arguments(tp)
+        task_cls.add_arguments(tp.add_argument_group(f"{name} protocol"))
+        tp.set_defaults(func=cmd_run)
+
+    p_demo = sub.add_parser("demo", help="run the point task on the generated demo dataset with the classical baseline "
+                                         "and sam-tiny, and write a comparison report")
+    p_demo.add_argument("--out", default="results/demo", help="output folder (default results/demo)")
+    p_demo.add_argument("--no-progress", action="store_true")
+    p_demo.set_defaults(func=cmd_demo)
+
+    p_rep = sub.add_parser("report", help="tables and plots from run folders")
+    p_rep.add_argument("runs", nargs="+", help="run folders")
+    p_rep.add_argument("--baseline", help="a run folder to compare the others against")
+    p_rep.add_argument("--out", help="report folder (default: RUN/../report)")
+    p_rep.set_defaults(func=cmd_report)
+
+    p_list = sub.add_parser("list", help="registered models, datasets or tasks")
+    p_list.add_argument("kind", choices=["models", "datasets", "tasks"])
+    p_list.set_defaults(func=cmd_list)
+
+    for name in COMMANDS.names():
+        add_args, run = COMMANDS.get(name)
+        cp = sub.add_parser(name, help=(run.__doc__ or "").strip().split("\n")[0])
+        add_args(cp)
+        cp.set_defaults(func=run)
+    return parser
+
+
+def user_errors() -> Tuple[type, ...]:
+    from dataset_adapters.base import DatasetLayoutError
+    from .models.base import UnsupportedPromptError
+    from .models.sam import CheckpointError
+    from .store import RunFolderError
+
+    return (DatasetLayoutError, CheckpointError, UnknownNameError, RunFolderError, UnsupportedPromptError,
+            FileNotFoundError, ValueError)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    try:
+        import dataset_adapters  # noqa: F401  (registration, may register commands)
+        parser = build_parser()
+    except Exception as exc:  # a broken plug-in must not hide the cause
+        print(f"sambench: error: {exc}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except user_errors() as exc:
+        print(f"sambench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sambench: interrupted; finished images are saved, complete the run with --resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

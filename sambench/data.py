@@ -1,0 +1,95 @@
+"""The nouns that flow from dataset adapters to tasks: `Instance`, `Sample`, `BadSample`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, List, Optional
+
+import numpy as np
+
+from . import masks as mask_utils
+
+
+class BadSampleError(Exception):
+    """A sample that cannot be used (unreadable image, broken annotation); it is skipped and counted."""
+
+
+@dataclass
+class Instance:
+    """One ground-truth object mask.
+
+    Attributes:
+      id: stable id within the dataset (annotation id, mask file stem, label value).
+      rle: COCO RLE of the mask at the image's resolution.
+      category_id: the dataset's category, when it has one.
+      iscrowd: COCO crowd flag (crowd regions are never prompted).
+      extra: dataset-specific fields worth keeping (category name, frequency, ...).
+    """
+
+    id: str
+    rle: dict
+    category_id: Optional[int] = None
+    iscrowd: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def area(self) -> int:
+        return mask_utils.area(self.rle)
+
+    @property
+    def bbox(self) -> List[float]:
+        """[x, y, w, h]"""
+        return mask_utils.bbox(self.rle)
+
+    def mask(self) -> np.ndarray:
+        return mask_utils.decode(self.rle)
+
+
+@dataclass
+class Sample:
+    """One image with its instances, loaded lazily.
+
+    Attributes:
+      image_id: stable id within the dataset (the same across runs and machines).
+      height, width: image size; every RLE has this size.
+      instances: ground-truth masks.
+      ignore: RLE of pixels excluded from scoring (e.g. GrabCut's unknown band), or None.
+      image_path: the file the image comes from, when there is one.
+      loader: returns the HxWx3 uint8 RGB image; called by `image()`.
+    """
+
+    image_id: str
+    height: int
+    width: int
+    instances: List[Instance]
+    loader: Callable[[], np.ndarray]
+    ignore: Optional[dict] = None
+    image_path: Optional[Path] = None
+    extra: dict = field(default_factory=dict)
+
+    def image(self) -> np.ndarray:
+        """Load the image as HxWx3 uint8 RGB; raises BadSampleError if unreadable or of the wrong size."""
+        try:
+            img = self.loader()
+        except BadSampleError:
+            raise
+        except Exception as exc:  # unreadable file: the caller skips and counts this sample
+            raise BadSampleError(f"{self.image_path or self.image_id}: unreadable image ({exc})") from exc
+        if img.shape[:2] != (self.height, self.width):
+            raise BadSampleError(
+                f"{self.image_path or self.image_id}: image is {img.shape[1]}x{img.shape[0]}, "
+                f"annotations are {self.width}x{self.height}"
+            )
+        return img
+
+    def ignore_mask(self) -> Optional[np.ndarray]:
+        return None if self.ignore is None else mask_utils.decode(self.ignore)
+
+
+@dataclass
+class BadSample:
+    """A sample that was skipped, with the reason (recorded in the run's summary)."""
+
+    image_id: str
+    reason: str

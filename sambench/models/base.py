@@ -1,0 +1,193 @@
+"""The one interface every promptable model implements.
+
+A model adapter encodes an image once and decodes any number of prompt sets against that
+embedding in one batched call. It declares what it can do (``Capabilities``) so tasks can refuse
+clearly, and a fingerprint (architecture + checkpoint SHA-256) that travels with every number.
+Tasks only ever talk to this interface.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+
+from ..data import Sample
+
+
+class UnsupportedPromptError(ValueError):
+    """A task asked a model for a prompt kind it does not declare."""
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What prompts and outputs a model supports.
+
+    Attributes:
+      points: positive point prompts.
+      negative_points: negative (background) point prompts.
+      boxes: box prompts.
+      mask_input: low-res mask logits from a previous prediction as an extra prompt.
+      multimask: several candidate masks (with predicted IoU) for one ambiguous prompt.
+      n_multimask: how many masks the multimask output has.
+    """
+
+    points: bool = True
+    negative_points: bool = True
+    boxes: bool = False
+    mask_input: bool = False
+    multimask: bool = False
+    n_multimask: int = 3
+
+
+@dataclass
+class PromptBatch:
+    """B prompt sets against one image; coordinates in original-image pixels.
+
+    Attributes:
+      point_coords: (B, N, 2) float (x, y), or None.
+      point_labels: (B, N) int, 1 = positive, 0 = negative, or None.
+      boxes: (B, 4) float (x0, y0, x1, y1), or None.
+      mask_input: (B, 1, h, w) low-res logits as returned in Prediction.low_res_logits, or None.
+      targets: the ground-truth instance id each prompt set aims at, when the task knows it.
+        Real models never look at it; ground-truth oracles use it to answer exactly.
+    """
+
+    point_coords: Optional[np.ndarray] = None
+    point_labels: Optional[np.ndarray] = None
+    boxes: Optional[np.ndarray] = None
+    mask_input: Optional[torch.Tensor] = None
+    targets: Optional[List[str]] = None
+
+    def __len__(self) -> int:
+        for v in (self.point_coords, self.boxes, self.mask_input):
+            if v is not None:
+                return int(v.shape[0])
+        return 0
+
+    def select(self, index: slice) -> "PromptBatch":
+        """The prompt sets ``index`` (a slice) of this batch."""
+        pick = lambda v: None if v is None else v[index]  # noqa: E731
+        return PromptBatch(pick(self.point_coords), pick(self.point_labels), pick(self.boxes),
+                           pick(self.mask_input), pick(self.targets))
+
+
+@dataclass
+class Prediction:
+    """Outputs for a PromptBatch of size B with K masks per prompt set.
+
+    Attributes:
+      logits: (B, K, H, W) float mask logits at the original image size (threshold: model.mask_threshold).
+      iou_predictions: (B, K) the model's own quality estimate of each mask.
+      low_res_logits: (B, K, h, w) logits to feed back as mask_input, or None if unsupported.
+    """
+
+    logits: torch.Tensor
+    iou_predictions: torch.Tensor
+    low_res_logits: Optional[torch.Tensor] = None
+
+
+@dataclass
+class ImageEmbedding:
+    """What ``encode`` returns: opaque to tasks, reused for every decode of the image.
+
+    Attributes:
+      original_size: (H, W) of the image.
+      features: the model's own payload (tensors, the sample for an oracle, ...).
+    """
+
+    original_size: tuple
+    features: Any = None
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+
+class PromptableModel(ABC):
+    """Base class of all model adapters.
+
+    Subclasses set ``name``, ``capabilities``, ``weights`` and implement ``encode`` and ``decode``.
+    ``fingerprint`` identifies the exact weights; it is written beside every result.
+
+    ``weights`` says what the numbers mean: "trained" (a real checkpoint), "untrained" (random
+    weights, plumbing only), "weight-free" (a classical algorithm) or "oracle" (reads the ground truth).
+    """
+
+    name: str = ""
+    capabilities: Capabilities = Capabilities()
+    weights: str = "trained"
+    mask_threshold: float = 0.0
+    device: torch.device = torch.device("cpu")
+
+    @abstractmethod
+    def encode(self, image: np.ndarray, sample: Optional[Sample] = None) -> ImageEmbedding:
+        """Encode one HxWx3 uint8 RGB image.
+
+        Arguments:
+          image: the image.
+          sample: the sample it comes from; only ground-truth oracles may look at it.
+        Returns:
+          an ImageEmbedding to pass to ``decode`` any number of times.
+        """
+
+    def encode_batch(self, images: Sequence[np.ndarray], samples: Optional[Sequence[Sample]] = None) -> List[ImageEmbedding]:
+        """Encode several images (adapters that batch the encoder override this)."""
+        samples = samples if samples is not None else [None] * len(images)
+        return [self.encode(im, s) for im, s in zip(images, samples)]
+
+    @abstractmethod
+    def decode(self, embedding: ImageEmbedding, prompts: PromptBatch, multimask: bool) -> Prediction:
+        """Decode B prompt sets against one embedding in one call.
+
+        Arguments:
+          embedding: from ``encode``.
+          prompts: B prompt sets.
+          multimask: return ``capabilities.n_multimask`` masks per prompt set (else one).
+        Returns:
+          a Prediction with K = n_multimask or 1.
+        """
+
+    def fingerprint(self) -> Dict[str, Any]:
+        """Identity of the model for run configs: name, architecture, checkpoint and its SHA-256, trained flag."""
+        return {"name": self.name, "architecture": self.name, "checkpoint": None, "checkpoint_sha256": None,
+                "weights": self.weights, "label": self.label()}
+
+    def label(self) -> str:
+        """Display name; anything but a trained checkpoint says what it is."""
+        return self.name if self.weights == "trained" else f"{self.name} ({self.weights})"
+
+    def check_prompts(self, prompts: PromptBatch, multimask: bool) -> None:
+        """Raise UnsupportedPromptError if ``prompts`` use a kind this model does not declare."""
+        caps = self.capabilities
+        problems = []
+        if prompts.point_coords is not None and not caps.points:
+            problems.append("point prompts")
+        if prompts.point_labels is not None and (prompts.point_labels == 0).any() and not caps.negative_points:
+            problems.append("negative points")
+        if prompts.boxes is not None and not caps.boxes:
+            problems.append("box prompts")
+        if prompts.mask_input is not None and not caps.mask_input:
+            problems.append("mask input")
+        if multimask and not caps.multimask:
+            problems.append("multimask output")
+        if problems:
+            raise UnsupportedPromptError(f"model '{self.name}' does not support {', '.join(problems)}")
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file, streamed."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(chunk)
+            if not block:
+                break
+            h.update(block)
+    return h.hexdigest()
+
+
+def to_numpy(x) -> np.ndarray:
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)

@@ -1,0 +1,223 @@
+"""The loop every per-image task shares: manifest, sharding, resume, skips, records, summary.
+
+``run_task`` drives a ``Task`` (see ``tasks/base.py``) over one or more datasets with one model:
+it writes the run config, encodes each image once (``encode_batch`` over a few images at a time),
+hands the task each sample with its embedding, appends the records image by image, and finally
+derives ``summary.json`` and the report from the records alone. Under ``torchrun`` each process
+takes every WORLD_SIZE-th image of the manifest and writes its own shard; rank 0 summarises after
+a barrier. Results do not depend on the sharding: per-mask randomness is seeded by ids.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+from tqdm import tqdm
+
+from . import __version__
+from .data import BadSampleError, Sample
+from .models.base import PromptableModel
+from .store import RunFolder, RunFolderError, command_line, device_info, now_iso, package_versions
+
+
+@dataclass
+class DatasetRun:
+    """One dataset of a run: its adapter and the manifest of masks to evaluate."""
+
+    adapter: object
+    manifest: object
+
+
+def distributed_context() -> Tuple[int, int]:
+    """(rank, world size) from torchrun's environment; (0, 1) otherwise."""
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def barrier(world: int) -> None:
+    """Wait for every process of a torchrun job (gloo process group, created on first use)."""
+    if world <= 1:
+        return
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group(backend="gloo")
+    dist.barrier()
+
+
+def stable_seed(*parts) -> int:
+    """A seed from ids, the same in every process and run (Python's hash() is salted)."""
+    return zlib.crc32("/".join(str(p) for p in parts).encode())
+
+
+def comparable_keys(config: dict) -> dict:
+    """What must match for two runs (or a run and its resume) to be comparable."""
+    return {
+        "task": config.get("task"),
+        "protocol": config.get("protocol"),
+        "datasets": [(d["name"], d["manifest_checksum"]) for d in config.get("datasets", [])],
+    }
+
+
+def build_config(task, model: PromptableModel, datasets: Sequence[DatasetRun], seed: int, world: int) -> dict:
+    return {
+        "task": task.name,
+        "sambench_version": __version__,
+        "created": now_iso(),
+        "command": command_line(),
+        "model": model.fingerprint(),
+        "datasets": [dict(d.adapter.describe(), manifest_checksum=d.manifest.checksum(),
+                          n_images=d.manifest.n_images, n_masks=d.manifest.n_masks,
+                          subsampled=d.manifest.subsampled, manifest_seed=d.manifest.seed) for d in datasets],
+        "protocol": task.protocol(),
+        "seed": seed,
+        "versions": package_versions(),
+        "device": device_info(getattr(model, "device", "cpu")),
+        "world_size": world,
+    }
+
+
+def check_resumable(old: dict, new: dict, path: Path) -> None:
+    if comparable_keys(old) != comparable_keys(new) or old.get("model", {}).get("checkpoint_sha256") != \
+            new["model"].get("checkpoint_sha256") or old.get("model", {}).get("name") != new["model"].get("name") \
+            or old.get("seed") != new.get("seed"):
+        raise RunFolderError(f"{path}: cannot resume, the run there used another model, dataset, manifest, "
+                             f"seed or protocol")
+
+
+def validate_instances(sample: Sample, wanted: Sequence[str]) -> Tuple[list, List[dict]]:
+    """The instances of ``wanted`` that can be evaluated, and a skip entry for each that cannot."""
+    by_id = {inst.id: inst for inst in sample.instances}
+    good, skipped = [], []
+    for inst_id in wanted:
+        inst = by_id.get(inst_id)
+        if inst is None:
+            skipped.append({"instance_id": inst_id, "reason": "not in the annotations any more"})
+        elif list(inst.rle["size"]) != [sample.height, sample.width]:
+            skipped.append({"instance_id": inst_id, "reason": f"mask size {inst.rle['size']} is not the image's "
+                                                              f"{[sample.height, sample.width]}"})
+        elif inst.area == 0:
+            skipped.append({"instance_id": inst_id, "reason": "empty mask"})
+        else:
+            good.append(inst)
+    return good, skipped
+
+
+def run_task(task, model: PromptableModel, datasets: Sequence[DatasetRun], out: Path, seed: int = 0,
+             resume: bool = False, images_per_batch: int = 1, progress: bool = True, report: bool = True) -> Optional[dict]:
+    """Run ``task`` with ``model`` on ``datasets``, writing the run folder ``out``.
+
+    Returns:
+      the summary (rank 0), or None on other ranks.
+    """
+    rank, world = distributed_context()
+    folder = RunFolder(out, rank=rank)
+    config = build_config(task, model, datasets, seed, world)
+    task.check_model(model)
+    if folder.exists():
+        if not resume:
+            raise RunFolderError(f"{out}: already a run folder; pass --resume to complete it or choose another --out")
+        check_resumable(folder.read_config(), config, out)
+    elif rank == 0:
+        config["created"] = now_iso()
+        folder.write_config(config)
+        from dataset_adapters.manifest import save_manifest
+
+        for d in datasets:
+            save_manifest(d.manifest, Path(out) / f"manifest-{d.adapter.name}.json")
+    barrier(world)
+    finished = folder.prepare(task.all_columns, resume)
+
+    todo = []
+    for di, d in enumerate(datasets):
+        for ii, (image_id, inst_ids) in enumerate(d.manifest.entries.items()):
+            if ii % world == rank and (d.adapter.name, image_id) not in finished:
+                todo.append((di, ii, image_id, inst_ids))
+        if rank == 0 and d.manifest.skipped and not resume:
+            for image_id, reason in d.manifest.skipped.items():
+                folder.append_image(d.adapter.name, image_id, [], status="skipped", reason=reason)
+
+    def load(item):
+        di, ii, image_id, inst_ids = item
+        try:
+            sample = datasets[di].adapter.load_sample(image_id)
+            return item, sample, sample.image(), None
+        except BadSampleError as exc:
+            return item, None, None, str(exc)
+
+    bar = tqdm(total=len(todo), desc=f"{task.name} [{model.label()}]", disable=not progress, unit="img")
+    with ThreadPoolExecutor(max_workers=2) as pool:  # image decoding overlaps the model
+        batch: list = []
+        for entry in prefetch(pool, load, todo, ahead=max(2, 2 * images_per_batch)):
+            batch.append(entry)
+            if len(batch) >= images_per_batch:
+                _process_batch(task, model, datasets, folder, batch, seed)
+                bar.update(len(batch))
+                batch = []
+        if batch:
+            _process_batch(task, model, datasets, folder, batch, seed)
+            bar.update(len(batch))
+    bar.close()
+
+    barrier(world)
+    if rank != 0:
+        return None
+    summary = summarize_run(task, out)
+    if report:
+        from .report import write_report
+
+        write_report([Path(out)], Path(out))
+    return summary
+
+
+def prefetch(pool: ThreadPoolExecutor, fn, items, ahead: int):
+    """``map(fn, items)`` in order, with at most ``ahead`` results loaded in advance (bounded memory)."""
+    pending = deque()
+    for item in items:
+        pending.append(pool.submit(fn, item))
+        if len(pending) > ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def _process_batch(task, model, datasets, folder: RunFolder, batch, seed: int) -> None:
+    ready = []
+    for (di, ii, image_id, inst_ids), sample, image, error in batch:
+        name = datasets[di].adapter.name
+        if error is not None:
+            folder.append_image(name, image_id, [], status="skipped", reason=error,
+                                extra={"n_masks_skipped": len(inst_ids)})
+            continue
+        instances, skipped = validate_instances(sample, inst_ids)
+        ready.append((di, ii, image_id, sample, image, instances, skipped))
+    if not ready:
+        return
+    embeddings = model.encode_batch([r[4] for r in ready], [r[3] for r in ready])
+    for (di, ii, image_id, sample, image, instances, skipped), emb in zip(ready, embeddings):
+        name = datasets[di].adapter.name
+        rows = task.process(model, sample, emb, instances, seed=seed, dataset=name) if instances else []
+        for row_index, r in enumerate(rows):
+            r.update({"dataset": name, "dataset_index": di, "image_id": image_id, "image_index": ii,
+                      "row_index": row_index})
+        folder.append_image(name, image_id, rows, status="ok",
+                            extra={"skipped_masks": skipped} if skipped else None)
+
+
+def summarize_run(task, out: Path) -> dict:
+    """(Re)derive summary.json from a run folder's records."""
+    folder = RunFolder(out)
+    config = folder.read_config()
+    records = folder.load_records()
+    summary = task.summarize(records, folder.load_done(), config)
+    summary.setdefault("task", task.name)
+    summary["model"] = config["model"]
+    summary["run"] = str(Path(out))
+    folder.write_summary(summary)
+    return summary

@@ -1,0 +1,79 @@
+"""What a task is: a protocol that turns samples into prompts, drives a model, scores, and emits records.
+
+A task never imports a specific model or dataset; it sees ``PromptableModel`` and ``Sample`` only.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Sequence
+
+import pandas as pd
+
+from sambench.data import Instance, Sample
+from sambench.models.base import ImageEmbedding, PromptableModel
+from sambench.registry import Registry
+
+TASKS: Registry = Registry("task", entry_point_group="sambench.tasks")
+
+
+class Task:
+    """Base class of per-image tasks driven by ``sambench.runner.run_task``.
+
+    Subclasses set ``name`` and ``columns`` (the record fields they emit besides the runner's
+    dataset/image bookkeeping) and implement ``protocol``, ``process`` and ``summarize``.
+    """
+
+    name: str = ""
+    columns: List[str] = []
+    bookkeeping = ["dataset", "dataset_index", "image_id", "image_index", "row_index"]
+
+    @classmethod
+    def add_arguments(cls, group) -> None:
+        """Add this task's protocol options to the ``sambench run NAME`` parser group."""
+
+    @classmethod
+    def from_args(cls, args) -> "Task":
+        """Build the task from parsed command-line options."""
+        return cls()
+
+    @classmethod
+    def from_protocol(cls, protocol: Dict) -> "Task":
+        """Rebuild the task from a run config's ``protocol`` (to re-summarise records)."""
+        raise NotImplementedError
+
+    def headline(self, summary: Dict) -> str:
+        """One line for the terminal after a run."""
+        return ""
+
+    @property
+    def all_columns(self) -> List[str]:
+        return self.bookkeeping + self.columns
+
+    def protocol(self) -> Dict:
+        """Every parameter that changes a number; recorded in the run config."""
+        raise NotImplementedError
+
+    def check_model(self, model: PromptableModel) -> None:
+        """Raise UnsupportedPromptError early if ``model`` cannot run this protocol."""
+
+    def process(self, model: PromptableModel, sample: Sample, embedding: ImageEmbedding,
+                instances: Sequence[Instance], seed: int, dataset: str) -> List[Dict]:
+        """Records for one image."""
+        raise NotImplementedError
+
+    def summarize(self, records: pd.DataFrame, done: List[Dict], config: Dict) -> Dict:
+        """summary.json content derived from the records alone."""
+        raise NotImplementedError
+
+
+def skipped_entries(done: List[Dict]) -> Dict[str, List[Dict]]:
+    """Per dataset, one entry per skipped image or mask, from the runner's done lines."""
+    out: Dict[str, List[Dict]] = {}
+    for d in done:
+        lst = out.setdefault(d["dataset"], [])
+        if d.get("status") == "skipped":
+            lst.append({"image_id": d["image_id"], "instance_id": None, "reason": d.get("reason", ""),
+                        "n_masks": d.get("n_masks_skipped", 0)})
+        for s in d.get("skipped_masks", []) or []:
+            lst.append({"image_id": d["image_id"], "instance_id": s["instance_id"], "reason": s["reason"], "n_masks": 1})
+    return out
