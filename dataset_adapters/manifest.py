@@ -64,7 +64,7 @@ class Manifest:
                 "entries": [[k, v] for k, v in self.entries.items()], "skipped": self.skipped}
 
 
-def build_manifest(adapter: DatasetAdapter, seed: int = 0, max_masks: int = MAX_MASKS,
+def build_manifest(adapter: DatasetAdapter, seed: int = 0, max_masks: Optional[int] = MAX_MASKS,
                    target_masks: int = TARGET_MASKS,
                    count: Optional[Callable[[str], List[str]]] = None) -> Manifest:
     """The paper's sampling: all masks if at most ``max_masks``; else random images until ``target_masks``.
@@ -72,6 +72,7 @@ def build_manifest(adapter: DatasetAdapter, seed: int = 0, max_masks: int = MAX_
     Arguments:
       adapter: the dataset.
       seed: seed of the image permutation.
+      max_masks: subsample above this many masks; None never subsamples (tasks scored on a full split).
       count: image id -> usable instance ids (default: load the sample and keep non-crowd, nonzero masks).
     Returns:
       a Manifest in the dataset's image order (subsampled images in their drawn order).
@@ -88,7 +89,7 @@ def build_manifest(adapter: DatasetAdapter, seed: int = 0, max_masks: int = MAX_
         except BadSampleError as exc:
             skipped[image_id] = str(exc)
     total = sum(len(v) for v in per_image.values())
-    if total <= max_masks:
+    if max_masks is None or total <= max_masks:
         entries = {k: v for k, v in per_image.items() if v}
         return Manifest(adapter.name, seed, entries, skipped, subsampled=False)
     order = np.random.default_rng(seed).permutation(len(ids))

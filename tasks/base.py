@@ -25,6 +25,7 @@ class Task:
 
     name: str = ""
     columns: List[str] = []
+    subsample: bool = False  # apply the paper's >15k-masks subsampling to the manifest (point task)
     bookkeeping = ["dataset", "dataset_index", "image_id", "image_index", "row_index"]
 
     @classmethod

@@ -54,6 +54,7 @@ class PointTask(Task):
     """
 
     name = "point"
+    subsample = True
     columns = ["instance_id", "area", "n_clicks", "click_x", "click_y", "click_positive", "iou",
                "iou_oracle", "pred_iou", "no_error"]
 
