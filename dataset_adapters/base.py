@@ -131,8 +131,12 @@ def image_size(path: Path) -> tuple:
 
 
 def image_loader(path: Path):
-    """A loader closure for Sample.loader."""
-    return lambda: read_image(path)
+    """A loader closure for Sample.loader (its ``path`` attribute tells caches it just reads that file)."""
+    def load() -> np.ndarray:
+        return read_image(path)
+
+    load.path = path
+    return load
 
 
 def instances_from_label_map(labels: np.ndarray, skip: Iterable[int] = (0,), prefix: str = "") -> List[Instance]:
@@ -192,3 +196,33 @@ def drop_empty(instances: Sequence[Instance]) -> tuple:
         else:
             dropped.append(inst.id)
     return kept, dropped
+
+
+def encode_label_map(labels: np.ndarray, values: Sequence[int]) -> List[dict]:
+    """RLE of ``labels == v`` for each v in ``values``, from one pass over the label map's runs.
+
+    Same RLEs as ``masks.encode(labels == v)`` (identical counts strings), several times faster than
+    comparing and encoding per value when a label map has many labels.
+    """
+    h, w = labels.shape
+    n = h * w
+    flat = labels.ravel(order="F")  # RLE order is column-major
+    change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    starts = np.concatenate([[0], change])
+    ends = np.concatenate([change, [n]])
+    order = np.argsort(flat[starts], kind="stable")
+    run_values = flat[starts][order]
+    out = []
+    for v in values:
+        idx = order[np.searchsorted(run_values, v, "left"):np.searchsorted(run_values, v, "right")]
+        if len(idx) == 0:
+            counts = [n]
+        else:
+            s, e = starts[idx], ends[idx]
+            c = np.empty(2 * len(idx) + 1, dtype=np.int64)
+            c[0], c[-1] = s[0], n - e[-1]
+            c[1::2] = e - s
+            c[2:-1:2] = s[1:] - e[:-1]
+            counts = (c[:-1] if c[-1] == 0 else c).tolist()  # pycocotools drops a final empty run
+        out.append(mask_utils.from_segmentation({"size": [h, w], "counts": counts}, h, w))
+    return out

@@ -13,6 +13,7 @@ commands through ``COMMANDS``. Known user errors end in one line on stderr and e
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
@@ -162,6 +163,19 @@ def cmd_list(args) -> int:
     return 0
 
 
+def cmd_datasets(args) -> int:
+    from .datasets_cli import format_dataset_table, format_verify_report, list_datasets, verify_dataset
+
+    if args.action == "list":
+        print(format_dataset_table(list_datasets(args.search or [])))
+        return 0
+    if not args.name:
+        raise ValueError("sambench datasets verify NAME --root DIR: NAME is missing")
+    report = verify_dataset(args.name, args.root, ann=args.ann, split=args.split, seed=args.seed)
+    print(format_verify_report(report))
+    return 0
+
+
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
@@ -200,6 +214,17 @@ def build_parser() -> argparse.ArgumentParser:
     p_rep.add_argument("--out", help="report folder (default: RUN/../report)")
     p_rep.set_defaults(func=cmd_report)
 
+    p_ds = sub.add_parser("datasets", help="list datasets (paper counts, found locally?) or verify one against the paper")
+    p_ds.add_argument("action", choices=["list", "verify"])
+    p_ds.add_argument("name", nargs="?", help="dataset to verify")
+    p_ds.add_argument("--root", help="dataset folder (verify)")
+    p_ds.add_argument("--ann", help="annotation file, for adapters that take one")
+    p_ds.add_argument("--split", help="split to verify")
+    p_ds.add_argument("--seed", type=int, default=0, help="manifest seed (verify)")
+    p_ds.add_argument("--search", action="append", metavar="DIR",
+                      help="folders to look for local copies in (list; repeatable)")
+    p_ds.set_defaults(func=cmd_datasets)
+
     p_list = sub.add_parser("list", help="registered models, datasets or tasks")
     p_list.add_argument("kind", choices=["models", "datasets", "tasks"])
     p_list.set_defaults(func=cmd_list)
@@ -233,6 +258,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         return int(args.func(args) or 0)
     except user_errors() as exc:
+        if os.environ.get("SAMBENCH_DEBUG"):
+            raise
         print(f"sambench: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
