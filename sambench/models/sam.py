@@ -233,15 +233,18 @@ def build_official_sam(arch: str, checkpoint: Optional[str] = None, device: Opti
                       checkpoint=path, checkpoint_sha256=digest, architecture=f"sam_{arch}")
 
 
-def build_tiny_sam_module(seed: int = 0, img_size: int = 1024) -> Sam:
-    """A small SAM from the official modules with seeded random weights (for tests and plumbing)."""
+def build_tiny_sam_module(seed: int = 0, img_size: int = 256) -> Sam:
+    """A small SAM from the official modules with seeded random weights (for tests and plumbing).
+
+    Same geometry code as the official models, at a 256-pixel input (16x16 embedding, 64x64 low-res masks).
+    """
     dim, embed = 32, 64
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         sam = Sam(
             image_encoder=ImageEncoderViT(
                 depth=2, embed_dim=embed, img_size=img_size, mlp_ratio=2.0, num_heads=2, patch_size=16,
-                qkv_bias=True, use_rel_pos=True, global_attn_indexes=[1], window_size=8, out_chans=dim),
+                qkv_bias=True, use_rel_pos=True, global_attn_indexes=[1], window_size=4, out_chans=dim),
             prompt_encoder=PromptEncoder(
                 embed_dim=dim, image_embedding_size=(img_size // 16, img_size // 16),
                 input_image_size=(img_size, img_size), mask_in_chans=8),

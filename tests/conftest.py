@@ -1,0 +1,35 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def shared(*parts) -> Path:
+    """A path under ../shared/data, or skip the test with the reason."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real data not present: {path} (../shared/data beside the checkout; CI has it)")
+    return path
+
+
+def run_cli(*args, check=True, env=None, timeout=600):
+    """Run ``python -m sambench ARGS``; returns the CompletedProcess."""
+    full_env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
+    proc = subprocess.run([sys.executable, "-m", "sambench", *map(str, args)], capture_output=True, text=True,
+                          cwd=REPO, env=full_env, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"sambench {' '.join(map(str, args))} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def demo_root(tmp_path_factory) -> Path:
+    """The generated demo dataset in a per-session folder."""
+    from dataset_adapters.demo import ensure_demo
+
+    return ensure_demo(tmp_path_factory.mktemp("demo-data"))
