@@ -120,7 +120,9 @@ def run_task(task, model: PromptableModel, datasets: Sequence[DatasetRun], out: 
     folder = RunFolder(out, rank=rank)
     config = build_config(task, model, datasets, seed, world)
     task.check_model(model)
-    if folder.exists():
+    existed = folder.exists()
+    barrier(world)  # every process has looked before rank 0 writes the config
+    if existed:
         if not resume:
             raise RunFolderError(f"{out}: already a run folder; pass --resume to complete it or choose another --out")
         check_resumable(folder.read_config(), config, out)
