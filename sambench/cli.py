@@ -67,6 +67,8 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=0, help="seed of sampling and random prompts (default 0)")
     g.add_argument("--images-per-batch", type=int, default=1, help="images per encoder call")
     g.add_argument("--no-progress", action="store_true", help="no progress bars")
+    g.add_argument("--embedding-cache", help="folder caching image embeddings across runs and tasks "
+                                             "(keyed by model fingerprint and image content)")
 
 
 def build_datasets(args, subsample: bool = True) -> list:
@@ -133,7 +135,8 @@ def cmd_run(args) -> int:
     datasets = build_datasets(args, subsample=task.subsample)
     model = build_model_from_args(args)
     summary = run_task(task, model, datasets, Path(args.out), seed=args.seed, resume=args.resume,
-                       images_per_batch=args.images_per_batch, progress=not args.no_progress)
+                       images_per_batch=args.images_per_batch, progress=not args.no_progress,
+                       embedding_cache=Path(args.embedding_cache) if args.embedding_cache else None)
     if summary is not None:
         print(f"run folder: {args.out}  (summary.json, report.md, tables/, plots/)")
         print(task.headline(summary))

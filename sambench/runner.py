@@ -110,8 +110,12 @@ def validate_instances(sample: Sample, wanted: Sequence[str]) -> Tuple[list, Lis
 
 
 def run_task(task, model: PromptableModel, datasets: Sequence[DatasetRun], out: Path, seed: int = 0,
-             resume: bool = False, images_per_batch: int = 1, progress: bool = True, report: bool = True) -> Optional[dict]:
+             resume: bool = False, images_per_batch: int = 1, progress: bool = True, report: bool = True,
+             embedding_cache: Optional[Path] = None) -> Optional[dict]:
     """Run ``task`` with ``model`` on ``datasets``, writing the run folder ``out``.
+
+    Arguments:
+      embedding_cache: a folder of cached image embeddings (models that declare ``cacheable``).
 
     Returns:
       the summary (rank 0), or None on other ranks.
@@ -153,17 +157,22 @@ def run_task(task, model: PromptableModel, datasets: Sequence[DatasetRun], out: 
         except BadSampleError as exc:
             return item, None, None, str(exc)
 
+    encoder = model
+    if embedding_cache is not None and getattr(model, "cacheable", False):
+        from .embedding_cache import EmbeddingCache
+
+        encoder = EmbeddingCache(embedding_cache, model)
     bar = tqdm(total=len(todo), desc=f"{task.name} [{model.label()}]", disable=not progress, unit="img")
     with ThreadPoolExecutor(max_workers=2) as pool:  # image decoding overlaps the model
         batch: list = []
         for entry in prefetch(pool, load, todo, ahead=max(2, 2 * images_per_batch)):
             batch.append(entry)
             if len(batch) >= images_per_batch:
-                _process_batch(task, model, datasets, folder, batch, seed)
+                _process_batch(task, model, encoder, datasets, folder, batch, seed)
                 bar.update(len(batch))
                 batch = []
         if batch:
-            _process_batch(task, model, datasets, folder, batch, seed)
+            _process_batch(task, model, encoder, datasets, folder, batch, seed)
             bar.update(len(batch))
     bar.close()
 
@@ -189,7 +198,7 @@ def prefetch(pool: ThreadPoolExecutor, fn, items, ahead: int):
         yield pending.popleft().result()
 
 
-def _process_batch(task, model, datasets, folder: RunFolder, batch, seed: int) -> None:
+def _process_batch(task, model, encoder, datasets, folder: RunFolder, batch, seed: int) -> None:
     ready = []
     for (di, ii, image_id, inst_ids), sample, image, error in batch:
         name = datasets[di].adapter.name
@@ -201,7 +210,7 @@ def _process_batch(task, model, datasets, folder: RunFolder, batch, seed: int) -
         ready.append((di, ii, image_id, sample, image, instances, skipped))
     if not ready:
         return
-    embeddings = model.encode_batch([r[4] for r in ready], [r[3] for r in ready])
+    embeddings = encoder.encode_batch([r[4] for r in ready], [r[3] for r in ready])
     for (di, ii, image_id, sample, image, instances, skipped), emb in zip(ready, embeddings):
         name = datasets[di].adapter.name
         rows = task.process(model, sample, emb, instances, seed=seed, dataset=name) if instances else []
