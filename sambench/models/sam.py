@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
