@@ -66,7 +66,7 @@ class Manifest:
 
 def build_manifest(adapter: DatasetAdapter, seed: int = 0, max_masks: Optional[int] = MAX_MASKS,
                    target_masks: int = TARGET_MASKS,
-                   count: Optional[Callable[[str], List[str]]] = None) -> Manifest:
+                   count: Optional[Callable[[str], List[str]]] = None, keep_empty: bool = False) -> Manifest:
     """The paper's sampling: all masks if at most ``max_masks``; else random images until ``target_masks``.
 
     Arguments:
@@ -74,6 +74,7 @@ def build_manifest(adapter: DatasetAdapter, seed: int = 0, max_masks: Optional[i
       seed: seed of the image permutation.
       max_masks: subsample above this many masks; None never subsamples (tasks scored on a full split).
       count: image id -> usable instance ids (default: load the sample and keep non-crowd, nonzero masks).
+      keep_empty: keep images without usable masks (tasks that prompt from detections, not ground truth).
     Returns:
       a Manifest in the dataset's image order (subsampled images in their drawn order).
     """
@@ -90,14 +91,14 @@ def build_manifest(adapter: DatasetAdapter, seed: int = 0, max_masks: Optional[i
             skipped[image_id] = str(exc)
     total = sum(len(v) for v in per_image.values())
     if max_masks is None or total <= max_masks:
-        entries = {k: v for k, v in per_image.items() if v}
+        entries = {k: v for k, v in per_image.items() if v or keep_empty}
         return Manifest(adapter.name, seed, entries, skipped, subsampled=False)
     order = np.random.default_rng(seed).permutation(len(ids))
     entries: Dict[str, List[str]] = {}
     n = 0
     for i in order:
         image_id = ids[i]
-        if not per_image.get(image_id):
+        if image_id not in per_image or (not per_image[image_id] and not keep_empty):
             continue
         entries[image_id] = per_image[image_id]
         n += len(per_image[image_id])

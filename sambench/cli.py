@@ -71,7 +71,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                                              "(keyed by model fingerprint and image content)")
 
 
-def build_datasets(args, subsample: bool = True) -> list:
+def build_datasets(args, subsample: bool = True, keep_empty: bool = False) -> list:
     """DatasetRun per --dataset (paired in order with --root/--ann/--manifest)."""
     from dataset_adapters import build_dataset
     from dataset_adapters.manifest import build_manifest, load_manifest
@@ -97,7 +97,8 @@ def build_datasets(args, subsample: bool = True) -> list:
             if manifest.dataset != adapter.name:
                 raise ValueError(f"{mpath}: manifest is for '{manifest.dataset}', not '{adapter.name}'")
         else:
-            manifest = build_manifest(adapter, seed=args.seed, **({} if subsample else {"max_masks": None}))
+            manifest = build_manifest(adapter, seed=args.seed, keep_empty=keep_empty,
+                                      **({} if subsample else {"max_masks": None}))
         runs.append(DatasetRun(adapter, manifest))
     return runs
 
@@ -132,7 +133,7 @@ def cmd_run(args) -> int:
     from .runner import run_task
 
     task = TASKS.get(args.task).from_args(args)
-    datasets = build_datasets(args, subsample=task.subsample)
+    datasets = build_datasets(args, subsample=task.subsample, keep_empty=not task.needs_instances)
     model = build_model_from_args(args)
     summary = run_task(task, model, datasets, Path(args.out), seed=args.seed, resume=args.resume,
                        images_per_batch=args.images_per_batch, progress=not args.no_progress,

@@ -121,6 +121,7 @@ def run_task(task, model: PromptableModel, datasets: Sequence[DatasetRun], out: 
     """
     rank, world = distributed_context()
     folder = RunFolder(out, rank=rank)
+    task.run_dir = Path(out)
     config = build_config(task, model, datasets, seed, world)
     task.check_model(model)
     existed = folder.exists()
@@ -212,7 +213,8 @@ def _process_batch(task, model, encoder, datasets, folder: RunFolder, batch, see
     embeddings = encoder.encode_batch([r[4] for r in ready], [r[3] for r in ready])
     for (di, ii, image_id, sample, image, instances, skipped), emb in zip(ready, embeddings):
         name = datasets[di].adapter.name
-        rows = task.process(model, sample, emb, instances, seed=seed, dataset=name) if instances else []
+        rows = task.process(model, sample, emb, instances, seed=seed, dataset=name) \
+            if instances or not task.needs_instances else []
         for row_index, r in enumerate(rows):
             r.update({"dataset": name, "dataset_index": di, "image_id": image_id, "image_index": ii,
                       "row_index": row_index})
@@ -224,6 +226,7 @@ def summarize_run(task, out: Path) -> dict:
     """(Re)derive summary.json from a run folder's records."""
     folder = RunFolder(out)
     config = folder.read_config()
+    task.run_dir = Path(out)
     records = folder.load_records()
     summary = task.summarize(records, folder.load_done(), config)
     summary.setdefault("task", task.name)

@@ -26,6 +26,8 @@ class Task:
     name: str = ""
     columns: List[str] = []
     subsample: bool = False  # apply the paper's >15k-masks subsampling to the manifest (point task)
+    needs_instances: bool = True  # False: images without ground-truth masks are processed too (detections)
+    run_dir = None  # the run folder, set by the runner before process/summarize
     bookkeeping = ["dataset", "dataset_index", "image_id", "image_index", "row_index"]
 
     @classmethod

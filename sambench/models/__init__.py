@@ -54,6 +54,25 @@ def _oracle(checkpoint=None, device=None, download=False, keep=1.0):
     return Oracle(keep=float(keep))
 
 
+@MODELS.register("sobel", "weight-free edge detector: Sobel gradient magnitude + edge NMS (edges task; no prompts)")
+def _sobel(checkpoint=None, device=None, download=False, **kw):
+    from .edge_baselines import build_edge_detector
+    return build_edge_detector("sobel", checkpoint=checkpoint, **kw)
+
+
+@MODELS.register("canny", "weight-free edge detector: soft multi-scale Canny (edges task; no prompts)")
+def _canny(checkpoint=None, device=None, download=False, **kw):
+    from .edge_baselines import build_edge_detector
+    return build_edge_detector("canny", checkpoint=checkpoint, **kw)
+
+
+@MODELS.register("felzenszwalb", "weight-free edge detector: Felzenszwalb-Huttenlocher multi-scale boundaries "
+                                 "(edges task; no prompts)")
+def _felzenszwalb(checkpoint=None, device=None, download=False, **kw):
+    from .edge_baselines import build_edge_detector
+    return build_edge_detector("felzenszwalb", checkpoint=checkpoint, **kw)
+
+
 def _no_checkpoint(name: str, checkpoint: Optional[str]) -> None:
     if checkpoint is not None:
         raise ValueError(f"model '{name}' has no weights and takes no --checkpoint")

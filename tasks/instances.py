@@ -1,0 +1,583 @@
+"""Zero-shot instance segmentation from a detector's boxes (SAM paper §7.4, Table 5).
+
+Detections mode (``--detections FILE``): FILE is a COCO results json (``[{"image_id",
+"category_id", "bbox": [x, y, w, h], "score"}, ...]``, e.g. ViTDet-H's boxes; other fields such as
+a detector's own ``segmentation`` are ignored). Every box of an image prompts the model in one
+batch (``--max-batch`` splits it only to bound memory), one mask per box (multimask off). With
+``--refine``, one refinement pass: the most confident mask's low-res logits are fed back together
+with the same box. Each mask keeps its box's score and category. Masks are RLE-encoded per image
+(``sambench.masks.encode_batch``) and appended to the records, so nothing of the dataset is held
+in memory while the model runs.
+
+Scoring (``summarize``) reads the ground truth from the dataset's annotation file (the adapter's
+``annotation_file()``), writes the masks as a COCO results json (``coco_results.json`` in the run
+folder: ``image_id``, ``category_id``, ``segmentation`` (RLE), ``score`` and the detector's
+``bbox``, as detectron2 writes them) and evaluates mask AP with the official evaluator of the
+annotation format: pycocotools ``COCOeval`` (COCO, maxDets 100; ``stats`` kept) or ``LVISEval``
+(LVIS, 300 detections per image). Only the images the run processed are evaluated.
+
+Ground-truth-box mode (``--gt-boxes``): every non-crowd ground-truth box prompts the model; the
+summary gives box-prompted mIoU overall and per object size (small < 32^2 <= medium < 96^2 <= large,
+by the annotation file's ``area``, the buckets the evaluators use), and mask AP of those masks
+(score 1) as a by-product.
+
+Bad detections: a file that is not json or not a list is a one-line error naming it. Entries with
+missing or malformed fields, a non-finite score or box, an empty box (w or h <= 0), a box wholly
+outside its image, an image id not in the dataset, or a category not in the annotation file are
+skipped and counted in ``summary.json`` (``detections``). Boxes partly outside the image are clipped
+for prompting (counted as ``clipped``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import pandas as pd
+import torch
+
+from sambench import coco_eval
+from sambench import masks as mask_utils
+from sambench.data import Instance, Sample
+from sambench.models.base import ImageEmbedding, PromptableModel, PromptBatch, UnsupportedPromptError
+from sambench.report import REPORTS, RunInfo, unique_labels, write_table
+
+from .base import TASKS, Task, skipped_entries
+
+SMALL, LARGE = 32 ** 2, 96 ** 2
+OK = "ok"
+REASONS = {1: "malformed entry", 2: "non-finite score", 3: "non-finite box", 4: "empty box (w or h <= 0)"}
+CLIP_TOLERANCE = 1.0  # px a box may stick out of the image before it counts as clipped
+
+
+class DetectionsFileError(ValueError):
+    """A detections file that cannot be used at all (one line naming the file)."""
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass
+class Detections:
+    """A detections file, parsed once into compact arrays grouped by image.
+
+    Attributes:
+      path, sha256: the file.
+      image_keys: (N,) image id as a string ("" when missing).
+      index: (N,) position of the entry in the file.
+      category: (N,) category id (-1 when missing).
+      boxes: (N, 4) float64 [x, y, w, h] (NaN when missing).
+      score: (N,) float64.
+      reason: (N,) 0 = usable, else a key of REASONS.
+      by_image: image key -> (start, stop) into the arrays (sorted by image, file order within one).
+    """
+
+    path: Path
+    sha256: str
+    image_keys: np.ndarray
+    index: np.ndarray
+    category: np.ndarray
+    boxes: np.ndarray
+    score: np.ndarray
+    reason: np.ndarray
+    by_image: Dict[str, Tuple[int, int]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(len(self.index))
+
+    @property
+    def n_unattributed(self) -> int:
+        """Entries without a usable image id (counted once, never reach an image)."""
+        return int(np.count_nonzero(self.image_keys == ""))
+
+
+def _num(v) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise TypeError
+    return float(v)
+
+
+def load_detections(path) -> Detections:
+    """Parse a COCO results json of boxes (see module docstring for what is skipped)."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DetectionsFileError(f"{path}: detections file not found")
+    try:
+        data = coco_eval.read_json(path, "detections json")
+    except coco_eval.EvaluationError as exc:
+        raise DetectionsFileError(str(exc)) from exc
+    if not isinstance(data, list):
+        raise DetectionsFileError(f"{path}: expected a COCO results list [{{image_id, category_id, bbox, score}}, ...], "
+                                  f"got a json {type(data).__name__}")
+    n = len(data)
+    keys = np.empty(n, dtype=object)
+    cat = np.full(n, -1, dtype=np.int64)
+    boxes = np.full((n, 4), np.nan, dtype=np.float64)
+    score = np.full(n, np.nan, dtype=np.float64)
+    reason = np.zeros(n, dtype=np.int8)
+    for i, d in enumerate(data):
+        keys[i] = ""
+        if not isinstance(d, dict):
+            reason[i] = 1
+            continue
+        img = d.get("image_id")
+        if isinstance(img, bool) or not isinstance(img, (int, str)) or str(img) == "":
+            reason[i] = 1
+            continue
+        keys[i] = str(img)
+        try:
+            c = d["category_id"]
+            if isinstance(c, bool) or not isinstance(c, int):
+                raise TypeError
+            cat[i] = c
+            b = d["bbox"]
+            if not isinstance(b, (list, tuple)) or len(b) != 4:
+                raise TypeError
+            boxes[i] = [_num(v) for v in b]
+            score[i] = _num(d["score"])
+        except (KeyError, TypeError):
+            reason[i] = 1
+            continue
+        if not math.isfinite(score[i]):
+            reason[i] = 2
+        elif not np.isfinite(boxes[i]).all():
+            reason[i] = 3
+        elif boxes[i, 2] <= 0 or boxes[i, 3] <= 0:
+            reason[i] = 4
+    del data
+    order = np.argsort(keys.astype(str), kind="stable") if n else np.zeros(0, dtype=np.int64)
+    dets = Detections(path=path, sha256=file_sha256(path), image_keys=keys[order].astype(str) if n else keys.astype(str),
+                      index=order.astype(np.int64), category=cat[order], boxes=boxes[order], score=score[order],
+                      reason=reason[order])
+    if n:
+        k = dets.image_keys
+        starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+        stops = np.r_[starts[1:], n]
+        dets.by_image = {str(k[s]): (int(s), int(e)) for s, e in zip(starts, stops) if k[s] != ""}
+    return dets
+
+
+def clip_boxes(xywh: np.ndarray, height: int, width: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """xyxy boxes clipped to the image, whether each is outside it, whether each was clipped."""
+    xyxy = np.stack([xywh[:, 0], xywh[:, 1], xywh[:, 0] + xywh[:, 2], xywh[:, 1] + xywh[:, 3]], axis=1)
+    clipped = xyxy.copy()
+    clipped[:, [0, 2]] = np.clip(clipped[:, [0, 2]], 0, width)
+    clipped[:, [1, 3]] = np.clip(clipped[:, [1, 3]], 0, height)
+    outside = (clipped[:, 2] - clipped[:, 0] <= 0) | (clipped[:, 3] - clipped[:, 1] <= 0)
+    moved = np.abs(clipped - xyxy).max(axis=1) > CLIP_TOLERANCE if len(xyxy) else np.zeros(0, bool)
+    return clipped, outside, moved
+
+
+def size_bucket(area: float) -> str:
+    return "small" if area < SMALL else ("medium" if area < LARGE else "large")
+
+
+@TASKS.register("instances", "box-prompted instance segmentation from detector boxes: mask AP (SAM paper §7.4, Table 5)")
+class InstancesTask(Task):
+    """Instance segmentation with detector boxes as prompts (paper §7.4), or ground-truth boxes.
+
+    Arguments:
+      detections: a COCO results json of boxes (detections mode).
+      gt_boxes: prompt with the ground-truth boxes instead (box-prompted mIoU by object size).
+      refine: one refinement pass feeding the most confident mask's low-res logits back with the box.
+      max_batch: boxes per decoder call; 0 = every box of an image in one call (the protocol).
+      run_dir: where ``coco_results.json`` is written at summary time (the run folder).
+    """
+
+    name = "instances"
+    subsample = False
+    multi_dataset = False
+    columns = ["det_index", "status", "category_id", "score", "box_x", "box_y", "box_w", "box_h", "clipped",
+               "pred_iou", "mask_area", "instance_id", "gt_area", "iou", "rle"]
+
+    def __init__(self, detections: Optional[str] = None, gt_boxes: bool = False, refine: bool = False,
+                 max_batch: int = 0, run_dir: Optional[Path] = None, detections_sha256: Optional[str] = None,
+                 detections_name: Optional[str] = None):
+        if bool(detections or detections_sha256) == bool(gt_boxes):
+            raise ValueError("instances: give exactly one of --detections FILE and --gt-boxes")
+        self.detections_path = Path(detections).expanduser().resolve() if detections else None
+        self._name = self.detections_path.name if self.detections_path else detections_name
+        self.gt_boxes = bool(gt_boxes)
+        self.refine = bool(refine)
+        self.max_batch = int(max_batch)
+        if self.max_batch < 0:
+            raise ValueError(f"--max-batch {max_batch}: expected 0 (one batch per image) or a positive count")
+        self.run_dir = Path(run_dir) if run_dir else None
+        self._detections: Optional[Detections] = None
+        self._sha = detections_sha256
+
+    @property
+    def needs_instances(self) -> bool:
+        """Detector boxes are prompted on every image, with ground truth or not (false positives count)."""
+        return self.gt_boxes
+
+    # -- construction ---------------------------------------------------------------------------
+    @classmethod
+    def add_arguments(cls, group) -> None:
+        group.add_argument("--detections", metavar="FILE",
+                           help="COCO results json of detector boxes (image_id, category_id, bbox [x,y,w,h], score)")
+        group.add_argument("--gt-boxes", action="store_true",
+                           help="prompt with the ground-truth boxes instead: box-prompted mIoU by object size")
+        group.add_argument("--refine", action="store_true",
+                           help="one refinement pass: feed the most confident mask's low-res logits back with the box")
+        group.add_argument("--max-batch", type=int, default=0,
+                           help="boxes per decoder call (0 = all boxes of an image in one call, the default)")
+
+    @classmethod
+    def from_args(cls, args) -> "InstancesTask":
+        from dataset_adapters import DATASETS
+
+        task = cls(args.detections, args.gt_boxes, args.refine, args.max_batch, run_dir=Path(args.out))
+        if not hasattr(DATASETS.get(args.dataset), "annotation_file"):
+            raise ValueError(f"dataset '{args.dataset}' has no annotation file; the instances task scores with "
+                             f"COCO/LVIS evaluators (use coco, coco2017 or lvis)")
+        if task.detections_path is not None:
+            task.detections()  # parse now: a bad file fails before the model is built
+        return task
+
+    @classmethod
+    def from_protocol(cls, protocol: Dict) -> "InstancesTask":
+        det = protocol.get("detections") or {}
+        return cls(None, protocol.get("mode") == "gt-boxes", protocol.get("refine", False),
+                   protocol.get("max_batch", 0), detections_sha256=det.get("sha256"), detections_name=det.get("name"))
+
+    def detections(self) -> Detections:
+        if self._detections is None:
+            if self.detections_path is None:
+                raise DetectionsFileError(f"{self._name}: the detections file's location is not part of the "
+                                          f"protocol (only its name and SHA-256)")
+            self._detections = load_detections(self.detections_path)
+            if self._sha is None:
+                self._sha = self._detections.sha256
+        return self._detections
+
+    def protocol(self) -> Dict:
+        det = None
+        if not self.gt_boxes:  # name and content, not the path: the same file elsewhere is the same protocol
+            det = {"name": self._name, "sha256": self._sha or self.detections().sha256}
+        return {"mode": "gt-boxes" if self.gt_boxes else "detections", "detections": det, "refine": self.refine,
+                "multimask": False, "max_batch": self.max_batch,
+                "refine_rule": "most confident mask's low-res logits + the same box, one pass" if self.refine else None,
+                "scores": "detector's score and category kept" if not self.gt_boxes else "1.0, ground-truth category",
+                "evaluator": "pycocotools COCOeval segm (maxDets 100) or LVISEval (300 per image), by annotation format"}
+
+    def check_model(self, model: PromptableModel) -> None:
+        caps = model.capabilities
+        if not caps.boxes:
+            raise UnsupportedPromptError(f"model '{model.name}' takes no box prompts; the instances task needs them")
+        if self.refine and not caps.mask_input:
+            raise UnsupportedPromptError(f"model '{model.name}' takes no mask input; drop --refine")
+
+    # -- per image ------------------------------------------------------------------------------
+    def _decode(self, model: PromptableModel, embedding: ImageEmbedding, boxes: np.ndarray,
+                targets: Optional[List[str]]) -> Tuple[np.ndarray, np.ndarray]:
+        """Masks (B, H, W) bool and predicted IoU (B,) for xyxy ``boxes``, chunked by max_batch."""
+        h, w = embedding.original_size
+        n = len(boxes)
+        step = self.max_batch or max(n, 1)
+        masks, ious = [], []
+        for start in range(0, n, step):
+            sl = slice(start, start + step)
+            tg = None if targets is None else targets[sl]
+            pred = model.decode(embedding, PromptBatch(boxes=boxes[sl], targets=tg), multimask=False)
+            best = pred.iou_predictions.float().argmax(dim=1)
+            ar = torch.arange(len(best))
+            logits, iou = pred.logits[ar, best], pred.iou_predictions[ar, best]
+            if self.refine:
+                low = pred.low_res_logits[ar, best][:, None]
+                pred = model.decode(embedding, PromptBatch(boxes=boxes[sl], mask_input=low, targets=tg), multimask=False)
+                logits, iou = pred.logits[:, 0], pred.iou_predictions[:, 0]
+            masks.append((logits > model.mask_threshold).cpu().numpy())
+            ious.append(iou.float().cpu().numpy())
+            del pred, logits
+        if not masks:
+            return np.zeros((0, h, w), bool), np.zeros(0, np.float32)
+        return np.concatenate(masks), np.concatenate(ious)
+
+    def process(self, model: PromptableModel, sample: Sample, embedding: ImageEmbedding,
+                instances: Sequence[Instance], seed: int, dataset: str) -> List[Dict]:
+        if self.gt_boxes:
+            return self._process_gt(model, sample, embedding, instances)
+        dets = self.detections()
+        span = dets.by_image.get(str(sample.image_id))
+        if span is None:
+            return []
+        sl = slice(*span)
+        xywh, reason = dets.boxes[sl], dets.reason[sl].copy()
+        xyxy, outside, clipped = clip_boxes(np.nan_to_num(xywh), sample.height, sample.width)
+        usable = reason == 0
+        status = np.array([OK if r == 0 else REASONS[int(r)] for r in reason], dtype=object)
+        status[usable & outside] = "box outside the image"
+        usable &= ~outside
+        use = np.flatnonzero(usable)
+        masks, ious = self._decode(model, embedding, xyxy[use].astype(np.float64), None)
+        rles = mask_utils.encode_batch(masks)
+        areas = masks.reshape(len(masks), -1).sum(1) if len(masks) else np.zeros(0, np.int64)
+        del masks
+        rows: List[Dict] = []
+        pos = {int(j): k for k, j in enumerate(use)}
+        for j in range(sl.stop - sl.start):
+            k = pos.get(j)
+            b = xywh[j]
+            rows.append({
+                "det_index": int(dets.index[sl.start + j]), "status": status[j],
+                "category_id": int(dets.category[sl.start + j]), "score": _fmt(dets.score[sl.start + j]),
+                "box_x": _fmt(b[0]), "box_y": _fmt(b[1]), "box_w": _fmt(b[2]), "box_h": _fmt(b[3]),
+                "clipped": int(bool(clipped[j]) and k is not None),
+                "pred_iou": "" if k is None else f"{float(ious[k]):.6f}",
+                "mask_area": "" if k is None else int(areas[k]),
+                "instance_id": "", "gt_area": "", "iou": "",
+                "rle": "" if k is None else coco_eval.rle_field(rles[k])})
+        return rows
+
+    def _process_gt(self, model, sample: Sample, embedding, instances: Sequence[Instance]) -> List[Dict]:
+        insts = [i for i in instances if not i.iscrowd]
+        if not insts:
+            return []
+        xywh = np.array([i.bbox for i in insts], dtype=np.float64).reshape(-1, 4)
+        xyxy = np.stack([xywh[:, 0], xywh[:, 1], xywh[:, 0] + xywh[:, 2], xywh[:, 1] + xywh[:, 3]], axis=1)
+        masks, ious = self._decode(model, embedding, xyxy, [i.id for i in insts])
+        ignore = sample.ignore_mask()
+        rles = mask_utils.encode_batch(masks)
+        rows = []
+        for k, inst in enumerate(insts):
+            iou = mask_utils.iou(masks[k], inst.mask(), ignore)
+            b = xywh[k]
+            rows.append({"det_index": k, "status": OK, "category_id": "" if inst.category_id is None else int(inst.category_id),
+                         "score": "1.0", "box_x": _fmt(b[0]), "box_y": _fmt(b[1]), "box_w": _fmt(b[2]),
+                         "box_h": _fmt(b[3]), "clipped": 0, "pred_iou": f"{float(ious[k]):.6f}",
+                         "mask_area": int(masks[k].sum()), "instance_id": inst.id, "gt_area": inst.area,
+                         "iou": f"{iou:.6f}", "rle": coco_eval.rle_field(rles[k])})
+        return rows
+
+    # -- summary --------------------------------------------------------------------------------
+    def headline(self, summary: Dict) -> str:
+        m = summary.get("metrics", {})
+        parts = [f"{k}={m[k]:.3f}" for k in ("AP", "AP50", "AP75", "APs", "APm", "APl") if k in m]
+        line = f"{summary.get('dataset')}: mask AP ({summary.get('evaluator')}): " + ", ".join(parts)
+        if summary.get("mode") == "gt-boxes":
+            line += "\n" + ", ".join(f"{k}={summary[k]:.3f}" for k in ("mIoU", "mIoU_s", "mIoU_m", "mIoU_l")
+                                     if summary.get(k) is not None)
+        det = summary.get("detections") or {}
+        if det.get("n_skipped"):
+            line += f"\nskipped detections: {det['n_skipped']} ({det.get('skipped_by_reason')})"
+        return line
+
+    def summarize(self, records: pd.DataFrame, done: List[Dict], config: Dict) -> Dict:
+        entry = config["datasets"][0]
+        name = entry["name"]
+        gt = coco_eval.GroundTruth(annotation_file_of(entry))
+        rec = records[records["dataset"] == name] if len(records) else records
+        processed = [d["image_id"] for d in done if d["dataset"] == name and d.get("status") == "ok"]
+        img_ids = [gt.image_ids[i] for i in processed if i in gt.image_ids]
+        status = rec["status"].astype(str) if len(rec) else pd.Series(dtype=str)
+        ok = rec[status == OK] if len(rec) else rec
+        skipped_by_reason: Dict[str, int] = {str(k): int(v) for k, v in status[status != OK].value_counts().items()}
+        if len(ok):
+            known_cat = ok["category_id"].astype(int).isin(gt.category_ids) if gt.category_ids else ok["category_id"].notna()
+            n_unknown_cat = int((~known_cat).sum())
+            ok = ok[known_cat]
+        else:
+            n_unknown_cat = 0
+        if n_unknown_cat:
+            skipped_by_reason["category not in the annotation file"] = n_unknown_cat
+
+        results = []
+        for r in ok.itertuples(index=False):
+            results.append({"image_id": gt.image_ids[str(r.image_id)], "category_id": int(r.category_id),
+                            "bbox": [float(r.box_x), float(r.box_y), float(r.box_w), float(r.box_h)],
+                            "score": float(r.score), "segmentation": coco_eval.rle_from_field(r.rle)})
+        results_path = None
+        if self.run_dir is not None:
+            results_path = self.run_dir / "coco_results.json"
+            coco_eval.write_results_json(results_path, results)
+        ev = coco_eval.mask_ap(gt, results, img_ids=img_ids)
+
+        summary: Dict = {"task": "instances", "dataset": name, "mode": "gt-boxes" if self.gt_boxes else "detections",
+                         "model_label": config["model"].get("label"), "evaluator": ev["evaluator"],
+                         "annotation_file": str(gt.path), "annotation_format": gt.format}
+        metrics = {k: float(v) for k, v in ev["metrics"].items()}
+        summary.update({k: metrics.get(k) for k in ("AP", "AP50", "AP75", "APs", "APm", "APl")})
+        if gt.format == "lvis":
+            summary.update({k: metrics.get(k) for k in ("APr", "APc", "APf")})
+        summary["metrics"] = metrics
+        if "stats" in ev:
+            summary["stats"] = ev["stats"]
+        summary["evaluator_log"] = ev["log"]
+        summary["results_json"] = str(results_path) if results_path else None
+        summary["n_images"] = len(img_ids)
+        summary["n_masks"] = len(results)
+
+        if self.gt_boxes:
+            summary.update(self._miou_by_size(ok, gt))
+        else:
+            summary["detections"] = self._detection_counts(rec, skipped_by_reason, gt, set(processed))
+        skipped = skipped_entries(done).get(name, [])
+        summary["n_images_skipped"] = sum(1 for s in skipped if s["instance_id"] is None)
+        summary["skipped"] = skipped
+        summary["protocol"] = config["protocol"]
+        return summary
+
+    @staticmethod
+    def _miou_by_size(ok: pd.DataFrame, gt: coco_eval.GroundTruth) -> Dict:
+        if not len(ok):
+            return {"mIoU": None, "mIoU_s": None, "mIoU_m": None, "mIoU_l": None, "n_s": 0, "n_m": 0, "n_l": 0}
+        areas = gt.annotation_areas()
+        src = [areas.get(str(i)) for i in ok["instance_id"]]
+        area = np.array([a if a is not None else float(m) for a, m in zip(src, ok["gt_area"])], dtype=np.float64)
+        buckets = np.array([size_bucket(a) for a in area])
+        iou = ok["iou"].astype(float).to_numpy()
+        out = {"mIoU": float(iou.mean()), "area_source": "annotation file 'area'" if all(a is not None for a in src)
+               else "mask pixel count where the annotation file has no 'area'"}
+        for key, b in (("s", "small"), ("m", "medium"), ("l", "large")):
+            sel = buckets == b
+            out[f"mIoU_{key}"] = float(iou[sel].mean()) if sel.any() else None
+            out[f"n_{key}"] = int(sel.sum())
+        return out
+
+    def _detection_counts(self, rec: pd.DataFrame, skipped_by_reason: Dict[str, int], gt: coco_eval.GroundTruth,
+                          processed: set) -> Dict:
+        out: Dict = {"file": str(self.detections_path) if self.detections_path else self._name, "sha256": self._sha}
+        n_prompted = int((rec["status"].astype(str) == OK).sum()) if len(rec) else 0
+        n_unknown_image = n_not_evaluated = n_unattributed = None
+        total = None
+        try:
+            dets = self.detections()
+            if self._sha and dets.sha256 != self._sha:
+                out["note"] = "the detections file changed since the run; counts below are of the current file"
+            total = len(dets)
+            n_unattributed = dets.n_unattributed
+            keys = dets.image_keys
+            known = np.isin(keys, np.array(list(gt.image_ids), dtype=str)) if total else np.zeros(0, bool)
+            n_unknown_image = int(np.count_nonzero(~known & (keys != "")))
+            evaluated = np.isin(keys, np.array(sorted(processed), dtype=str)) if total else np.zeros(0, bool)
+            n_not_evaluated = int(np.count_nonzero(known & ~evaluated))
+        except (DetectionsFileError, OSError) as exc:
+            out["note"] = f"detections file not readable now ({exc}); file-level counts unknown"
+        if n_unattributed:
+            skipped_by_reason["malformed entry (no image id)"] = n_unattributed
+        if n_unknown_image:
+            skipped_by_reason["image id not in the dataset"] = n_unknown_image
+        out.update({"n_total": total, "n_prompted": n_prompted,
+                    "n_clipped": int(rec["clipped"].fillna(0).astype(int).sum()) if len(rec) else 0,
+                    "n_skipped": int(sum(skipped_by_reason.values())), "skipped_by_reason": skipped_by_reason,
+                    "n_on_images_not_evaluated": n_not_evaluated})
+        if n_not_evaluated:
+            out["note_not_evaluated"] = ("detections on dataset images the run did not process (no usable ground "
+                                         "truth in the manifest, or unreadable): not prompted and not in the results, "
+                                         "so they cannot count as false positives")
+        return out
+
+
+def _fmt(v) -> str:
+    return repr(float(v))
+
+
+def annotation_file_of(entry: Dict) -> Path:
+    """The annotation json of a run's dataset (config entry), through its adapter's ``annotation_file()``."""
+    from dataset_adapters import build_dataset
+
+    adapter = build_dataset(entry["name"], entry.get("root"), ann=entry.get("ann"), split=entry.get("split"))
+    hook = getattr(adapter, "annotation_file", None)
+    if hook is None:
+        raise ValueError(f"dataset '{entry['name']}' has no annotation file (annotation_file()); "
+                         f"COCO/LVIS evaluation needs one")
+    return Path(hook())
+
+
+# ---------------------------------------------------------------------------------------------
+# report
+# ---------------------------------------------------------------------------------------------
+
+PUBLISHED_TABLE5 = [
+    {"method": "ViTDet-H (published)", "COCO AP": 51.0, "COCO APs": 32.0, "COCO APm": 54.3, "COCO APl": 68.9,
+     "LVIS AP": 46.6, "LVIS APs": 35.0, "LVIS APm": 58.0, "LVIS APl": 66.3},
+    {"method": "SAM (published)", "COCO AP": 46.5, "COCO APs": 30.8, "COCO APm": 51.0, "COCO APl": 61.7,
+     "LVIS AP": 44.7, "LVIS APs": 32.5, "LVIS APm": 57.6, "LVIS APl": 65.5},
+]
+TABLE5_COLUMNS = ["method", "COCO AP", "COCO APs", "COCO APm", "COCO APl", "LVIS AP", "LVIS APs", "LVIS APm", "LVIS APl"]
+
+
+def _pct(v) -> Optional[float]:
+    return None if v is None or v < 0 else 100.0 * float(v)
+
+
+@REPORTS.register("instances")
+def report_instances(runs: List[RunInfo], base: Optional[RunInfo], out: Path) -> List[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    all_runs = runs + ([base] if base else [])
+    labels = unique_labels(all_runs)
+    sections: List[str] = []
+    # Table 5 layout: one row per model, COCO and LVIS columns filled from the runs that have them
+    rows: Dict[str, Dict] = {}
+    detail = []
+    for run, label in zip(all_runs, labels):
+        s = run.summary
+        mode = s.get("mode")
+        tag = label + (" [gt boxes]" if mode == "gt-boxes" else "") + (" [refine]" if run.config["protocol"].get("refine") else "")
+        prefix = "LVIS" if s.get("annotation_format") == "lvis" else "COCO"
+        row = rows.setdefault(tag, {"method": tag})
+        row.update({f"{prefix} AP": _pct(s.get("AP")), f"{prefix} APs": _pct(s.get("APs")),
+                    f"{prefix} APm": _pct(s.get("APm")), f"{prefix} APl": _pct(s.get("APl"))})
+        d = {"run": label, "dataset": s.get("dataset"), "mode": mode, "evaluator": s.get("evaluator")}
+        for k in ("AP", "AP50", "AP75", "APs", "APm", "APl", "APr", "APc", "APf"):
+            if s.get(k) is not None:
+                d[k] = _pct(s.get(k))
+        if mode == "gt-boxes":
+            d.update({k: _pct(s.get(k)) for k in ("mIoU", "mIoU_s", "mIoU_m", "mIoU_l")})
+        det = s.get("detections") or {}
+        d["n_masks"] = s.get("n_masks")
+        d["n_skipped_detections"] = det.get("n_skipped", 0)
+        detail.append(d)
+    table = pd.DataFrame(PUBLISHED_TABLE5 + list(rows.values()), columns=TABLE5_COLUMNS)
+    write_table(table, out / "tables", "instances_table5", float_format="{:.1f}",
+                caption="Table 5 layout: mask AP (x100) with boxes as prompts; published rows from the SAM paper "
+                        "(ViTDet-H boxes on COCO val2017 and LVIS v1 val)")
+    sections += ["## Instance segmentation (Table 5 layout)", "", (out / "tables" / "instances_table5.md").read_text(), ""]
+    frame = pd.DataFrame(detail)
+    write_table(frame, out / "tables", "instances_detail", float_format="{:.1f}",
+                caption="Per run: mask AP metrics from the official evaluator and box-prompted mIoU "
+                        "(ground-truth boxes), all x100")
+    sections += ["## Per run", "", (out / "tables" / "instances_detail.md").read_text(), ""]
+
+    # AP by object size, measured and published
+    bars = []
+    for d in detail:
+        for k in ("APs", "APm", "APl"):
+            if d.get(k) is not None:
+                bars.append((d["run"] + f" ({d['dataset']})", k, d[k]))
+    for pub in PUBLISHED_TABLE5:
+        for ds in ("COCO", "LVIS"):
+            for k in ("APs", "APm", "APl"):
+                bars.append((f"{pub['method']} ({ds})", k, pub[f"{ds} {k}"]))
+    if bars:
+        names = list(dict.fromkeys(b[0] for b in bars))
+        fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(names) + 2), 4))
+        width = 0.27
+        for j, k in enumerate(("APs", "APm", "APl")):
+            vals = [next((v for n, kk, v in bars if n == name and kk == k), np.nan) for name in names]
+            ax.bar(np.arange(len(names)) + (j - 1) * width, vals, width, label=k)
+        ax.set_xticks(np.arange(len(names)))
+        ax.set_xticklabels(names, rotation=30, ha="right", fontsize=7)
+        ax.set_ylabel("mask AP (x100)")
+        ax.set_title("AP by object size (published: SAM paper Table 5)")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        (out / "plots").mkdir(parents=True, exist_ok=True)
+        fig.savefig(out / "plots" / "instances_ap_by_size.png", dpi=120)
+        plt.close(fig)
+        sections += ["![AP by size](plots/instances_ap_by_size.png)", ""]
+    return sections

@@ -1,0 +1,207 @@
+"""The instances task end to end through pycocotools / lvis: answers known by construction, bad
+detections files, refinement, and real COCO val2017 images (COCO-MINI) checked against COCOeval.
+
+Synthetic scenes (``fixtures_lvis``): 7 rectangles in 4 categories; every area is even except the
+one object of category 4 (961 px). With ground-truth boxes as detections the oracle returns each
+ground-truth mask (AP 1); with keep=0.5 each IoU is floor(area/2)/area: exactly 0.5 for the even
+areas (a match at the 0.50 threshold only), just below 0.5 for category 4 (never a match). Mask AP
+is a mean over categories, so AP50 = 3/4, AP75 = 0, AP = 3/40.
+"""
+
+import contextlib
+import io
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from conftest import run_cli, shared  # noqa: E402
+from fixtures_lvis import all_objects, gt_detections, half_iou, make_dataset, scenes  # noqa: E402
+
+from sambench.cli import main  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def coco_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("coco")
+    ann = make_dataset(root, "coco")
+    dets = gt_detections(ann, root / "dets.json")
+    return root, ann, dets
+
+
+def run(out, *extra, root, ann=None, dataset="coco", model="oracle", check=True):
+    args = ["run", "instances", "--model", model, "--dataset", dataset, "--root", str(root), "--out", str(out),
+            "--no-progress", "--cache-dir", "none", *map(str, extra)]
+    if ann:
+        args += ["--ann", str(ann)]
+    code = main(args)
+    if check:
+        assert code == 0
+        return json.loads((Path(out) / "summary.json").read_text())
+    return code
+
+
+def cocoeval_stats(ann, results_json, img_ids=None):
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(str(ann))
+        ev = COCOeval(gt, gt.loadRes(str(results_json)), "segm")
+        if img_ids is not None:
+            ev.params.imgIds = sorted(img_ids)
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return [float(v) for v in ev.stats]
+
+
+def test_oracle_with_ground_truth_boxes_gives_ap_one(tmp_path, coco_data):
+    root, ann, dets = coco_data
+    out = tmp_path / "oracle"
+    s = run(out, "--detections", dets, root=root / "val2017", ann=ann)
+    assert s["evaluator"] == "pycocotools" and s["n_images"] == 3 and s["n_masks"] == 7  # image 3 has no object: prompted all the same
+    for key in ("AP", "AP50", "AP75", "APs", "APm", "APl"):
+        assert s[key] == pytest.approx(1.0), key
+    results = json.loads((out / "coco_results.json").read_text())
+    assert len(results) == 7 and set(results[0]) == {"image_id", "category_id", "bbox", "score", "segmentation"}
+    assert all(r["score"] == 0.9 for r in results)
+    # pycocotools on the written results file gives exactly the summary's stats
+    assert cocoeval_stats(ann, out / "coco_results.json") == s["stats"]
+    for f in ("tables/instances_table5.md", "tables/instances_table5.csv", "plots/instances_ap_by_size.png", "report.md"):
+        assert (out / f).is_file(), f
+    table = (out / "tables" / "instances_table5.md").read_text()
+    assert "SAM (published) | 46.5 | 30.8 | 51.0 | 61.7 | 44.7" in table and "| 100.0 | 100.0 |" in table
+    # the summary is re-derived from the records alone (task rebuilt from the run's protocol)
+    (out / "summary.json").unlink()
+    assert main(["report", str(out), "--out", str(tmp_path / "report")]) == 0
+    again = json.loads((out / "summary.json").read_text())
+    assert again["stats"] == s["stats"] and again["protocol"]["detections"]["name"] == "dets.json"
+
+
+def test_known_corruption_gives_ap_from_the_iou_thresholds(tmp_path, coco_data):
+    root, ann, dets = coco_data
+    s = run(tmp_path / "keep", "--detections", dets, "--model-arg", "keep=0.5", root=root / "val2017", ann=ann)
+    # categories 1-3: IoU exactly 0.5 (match at 0.50 only); category 4: IoU 480/961 < 0.5 (never)
+    assert s["AP50"] == pytest.approx(3 / 4)
+    assert s["AP75"] == pytest.approx(0.0)
+    assert s["AP"] == pytest.approx(3 / 40)
+    assert s["stats"] == cocoeval_stats(ann, tmp_path / "keep" / "coco_results.json")
+
+
+def test_lvis_format_uses_lvis_eval(tmp_path):
+    root = tmp_path / "data"
+    ann = make_dataset(root, "lvis")
+    dets = gt_detections(ann, tmp_path / "dets.json")
+    s = run(tmp_path / "oracle", "--detections", dets, root=root / "val2017", ann=ann)
+    assert s["evaluator"] == "lvis" and s["annotation_format"] == "lvis"
+    for key in ("AP", "AP50", "AP75", "APr", "APc", "APf"):
+        assert s[key] == pytest.approx(1.0), key
+    s = run(tmp_path / "keep", "--detections", dets, "--model-arg", "keep=0.5", root=root / "val2017", ann=ann)
+    assert (s["AP50"], s["AP75"], s["AP"]) == pytest.approx((3 / 4, 0.0, 3 / 40))
+    assert s["APr"] == pytest.approx(0.1) and s["APf"] == pytest.approx(0.1)  # rare/frequent: all even areas
+    assert s["APc"] == pytest.approx(0.05)  # common: category 2 (even) and category 4 (odd)
+
+
+def test_ground_truth_box_mode_reports_miou_by_size(tmp_path, coco_data):
+    root, ann, _ = coco_data
+    s = run(tmp_path / "gt", "--gt-boxes", root=root / "val2017", ann=ann)
+    assert s["mode"] == "gt-boxes" and (s["n_s"], s["n_m"], s["n_l"]) == (4, 1, 2)
+    assert (s["mIoU"], s["mIoU_s"], s["mIoU_m"], s["mIoU_l"]) == (1.0, 1.0, 1.0, 1.0)
+    assert s["AP"] == pytest.approx(1.0)
+    s = run(tmp_path / "gt-keep", "--gt-boxes", "--model-arg", "keep=0.5", root=root / "val2017", ann=ann)
+    objs = all_objects(scenes())
+    assert s["mIoU"] == pytest.approx(np.mean([half_iou(o.area) for o in objs]), abs=1e-6)
+    for key, bucket in (("mIoU_s", "small"), ("mIoU_m", "medium"), ("mIoU_l", "large")):
+        assert s[key] == pytest.approx(np.mean([half_iou(o.area) for o in objs if o.bucket == bucket]), abs=1e-6)
+    assert s["mIoU_s"] < 0.5
+
+
+def test_bad_detections_are_skipped_and_counted(tmp_path, coco_data):
+    root, ann, _ = coco_data
+    extra = [
+        {"image_id": 1, "category_id": 1, "bbox": [0, 0, 100, 100], "score": float("nan")},  # NaN score
+        {"image_id": 999, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.5},            # unknown image
+        {"image_id": 1, "category_id": 1, "bbox": [500, 500, 10, 10], "score": 0.5},          # outside the image
+        {"image_id": 1, "category_id": 1, "score": 0.5},                                      # no bbox
+        {"category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.5},                             # no image id
+        {"image_id": 2, "category_id": 77, "bbox": [0, 60, 160, 60], "score": 0.5},           # unknown category
+        {"image_id": 2, "category_id": 2, "bbox": [0, 60, 200, 60], "score": 0.1},            # partly outside
+        {"image_id": 2, "category_id": 2, "bbox": [0, 60, 0, 60], "score": 0.1},              # empty box
+    ]
+    dets = gt_detections(ann, tmp_path / "bad.json", extra=extra)
+    s = run(tmp_path / "bad", "--detections", dets, root=root / "val2017", ann=ann)
+    d = s["detections"]
+    assert d["n_total"] == 15 and d["n_clipped"] == 1
+    assert d["skipped_by_reason"] == {"non-finite score": 1, "image id not in the dataset": 1,
+                                      "box outside the image": 1, "malformed entry": 1,
+                                      "malformed entry (no image id)": 1, "category not in the annotation file": 1,
+                                      "empty box (w or h <= 0)": 1}
+    assert d["n_skipped"] == 7 and s["n_masks"] == 8  # 7 ground-truth boxes + the clipped duplicate
+    # the clipped duplicate scores below every true match: AP is untouched
+    assert s["AP"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("content, words", [("{not json", "not a readable"), ('{"a": 1}', "expected a COCO results list"),
+                                            (None, "not found")])
+def test_unusable_detections_file_is_a_one_line_error(tmp_path, capsys, coco_data, content, words):
+    root, ann, _ = coco_data
+    path = tmp_path / "dets.json"
+    if content is not None:
+        path.write_text(content)
+    code = run(tmp_path / "x", "--detections", path, root=root / "val2017", ann=ann, check=False)
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and str(path) in err and words in err
+    assert not (tmp_path / "x").exists()
+
+
+def test_refine_feeds_the_mask_back(tmp_path, coco_data):
+    root, ann, dets = coco_data
+    s = run(tmp_path / "oracle", "--detections", dets, "--refine", root=root / "val2017", ann=ann)
+    assert s["AP"] == pytest.approx(1.0) and s["protocol"]["refine"] is True
+    run(tmp_path / "tiny", "--detections", dets, root=root / "val2017", ann=ann, model="sam-tiny")
+    run(tmp_path / "tiny-refine", "--detections", dets, "--refine", root=root / "val2017", ann=ann, model="sam-tiny")
+    read = lambda p: pd.read_csv(p / "records" / "records-rank0.csv")  # noqa: E731
+    a, b = read(tmp_path / "tiny"), read(tmp_path / "tiny-refine")
+    assert len(a) == len(b) == 7 and (a["rle"] != b["rle"]).any()
+    assert list(a["score"]) == list(b["score"]) and list(a["category_id"]) == list(b["category_id"])
+
+
+def test_real_coco_val2017_agrees_with_pycocotools(tmp_path):
+    """COCO-MINI (real val2017 images and annotations): ground-truth boxes as a detections file,
+    sam-tiny and the oracle; pycocotools' own stats on the written results json = summary.json."""
+    mini = shared("COCO-MINI")
+    full = json.loads((mini / "annotations" / "instances_val2017.json").read_text())
+    # a few real images (some with crowd regions) keep the test fast; the coco2017 layout is rebuilt around them
+    with_crowd = sorted({a["image_id"] for a in full["annotations"] if a["iscrowd"]})[:2]
+    keep = set(with_crowd) | {im["id"] for im in full["images"][:4]}
+    sub = dict(full, images=[im for im in full["images"] if im["id"] in keep],
+               annotations=[a for a in full["annotations"] if a["image_id"] in keep])
+    root = tmp_path / "coco"
+    (root / "annotations").mkdir(parents=True)
+    (root / "val2017").symlink_to(mini / "val2017")
+    ann = root / "annotations" / "instances_val2017.json"
+    ann.write_text(json.dumps(sub))
+    dets = tmp_path / "gt_boxes.json"
+    dets.write_text(json.dumps([{"image_id": a["image_id"], "category_id": a["category_id"], "bbox": a["bbox"],
+                                 "score": 1.0} for a in sub["annotations"] if not a["iscrowd"]]))
+    n_boxes = sum(1 for a in sub["annotations"] if not a["iscrowd"])
+
+    proc = run_cli("run", "instances", "--model", "sam-tiny", "--dataset", "coco2017", "--root", root,
+                   "--detections", dets, "--out", tmp_path / "tiny", "--no-progress", "--cache-dir", "none")
+    assert "mask AP (pycocotools)" in proc.stdout
+    s = json.loads((tmp_path / "tiny" / "summary.json").read_text())
+    assert s["n_masks"] == n_boxes and s["n_images"] == len(keep)
+    stats = cocoeval_stats(ann, tmp_path / "tiny" / "coco_results.json")
+    assert stats == s["stats"]
+    assert [s[k] for k in ("AP", "AP50", "AP75", "APs", "APm", "APl")] == stats[:6]
+
+    s = run(tmp_path / "oracle", "--detections", dets, root=root, dataset="coco2017")
+    assert s["stats"] == cocoeval_stats(ann, tmp_path / "oracle" / "coco_results.json")
+    assert s["AP"] == pytest.approx(1.0)
