@@ -16,11 +16,11 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import pandas as pd
 
+from .published import published_point_deltas
 from .registry import Registry
 from .store import RunFolder
 
 REPORTS: Registry = Registry("report")
-REFERENCE_DIR = Path(__file__).resolve().parents[1] / "results" / "reference"
 
 
 @dataclass
@@ -137,11 +137,6 @@ def write_report(run_paths: Sequence[Path], out: Path, baseline: Optional[Path] 
 # ---------------------------------------------------------------------------------------------
 # point task
 # ---------------------------------------------------------------------------------------------
-
-def published_point_deltas() -> pd.DataFrame:
-    """Fig. 9a of the SAM paper (SAM minus RITM IoU at 1 centre point), from results/reference."""
-    return pd.read_csv(REFERENCE_DIR / "sa23_datasets.csv")
-
 
 @REPORTS.register("point")
 def report_point(runs: List[RunInfo], base: Optional[RunInfo], out: Path) -> List[str]:

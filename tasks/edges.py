@@ -39,7 +39,8 @@ from sambench.boundaries import (DEFAULT_MAX_DIST, DEFAULT_OUTLIER_COST, Boundar
 from sambench.cli import COMMANDS
 from sambench.data import Instance, Sample
 from sambench.models.base import ImageEmbedding, PromptableModel, UnsupportedPromptError
-from sambench.report import REFERENCE_DIR, REPORTS, RunInfo, unique_labels, write_table
+from sambench.published import published_table
+from sambench.report import REPORTS, RunInfo, unique_labels, write_table
 from sambench.sam_edges import BOUNDARY_MODES, EdgeRecipe, quantize_edges, sam_edge_map, write_edge_png
 
 from .base import TASKS, Task, skipped_entries
@@ -265,25 +266,7 @@ class EdgesTask(Task):
 
 def published_table3() -> pd.DataFrame:
     """Table 3 of the SAM paper (BSDS500 test), from results/reference/published_results.md."""
-    text = (REFERENCE_DIR / "published_results.md").read_text().splitlines()
-    rows, inside = [], False
-    for line in text:
-        if line.startswith("## "):
-            inside = line.lower().startswith("## table 3")
-            continue
-        if not inside or not line.startswith("|"):
-            continue
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if cells[0].lower() == "method" or set(cells[0]) <= set("-: "):
-            continue
-        def num(v):
-            try:
-                return float(v)
-            except ValueError:
-                return float("nan")
-        rows.append({"method": cells[0], "ODS": num(cells[1]), "OIS": num(cells[2]), "AP": num(cells[3]),
-                     "R50": num(cells[4])})
-    return pd.DataFrame(rows, columns=["method", "ODS", "OIS", "AP", "R50"])
+    return published_table(3)[["method", "ODS", "OIS", "AP", "R50"]]
 
 
 @REPORTS.register("edges")

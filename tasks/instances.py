@@ -44,6 +44,7 @@ from sambench import coco_eval
 from sambench import masks as mask_utils
 from sambench.data import Instance, Sample
 from sambench.models.base import ImageEmbedding, PromptableModel, PromptBatch, UnsupportedPromptError
+from sambench.published import published_table
 from sambench.report import REPORTS, RunInfo, unique_labels, write_table
 
 from .base import TASKS, Task, skipped_entries
@@ -498,13 +499,13 @@ def annotation_file_of(entry: Dict) -> Path:
 # report
 # ---------------------------------------------------------------------------------------------
 
-PUBLISHED_TABLE5 = [
-    {"method": "ViTDet-H (published)", "COCO AP": 51.0, "COCO APs": 32.0, "COCO APm": 54.3, "COCO APl": 68.9,
-     "LVIS AP": 46.6, "LVIS APs": 35.0, "LVIS APm": 58.0, "LVIS APl": 66.3},
-    {"method": "SAM (published)", "COCO AP": 46.5, "COCO APs": 30.8, "COCO APm": 51.0, "COCO APl": 61.7,
-     "LVIS AP": 44.7, "LVIS APs": 32.5, "LVIS APm": 57.6, "LVIS APl": 65.5},
-]
 TABLE5_COLUMNS = ["method", "COCO AP", "COCO APs", "COCO APm", "COCO APl", "LVIS AP", "LVIS APs", "LVIS APm", "LVIS APl"]
+
+
+def published_table5() -> List[Dict]:
+    """Table 5 rows from results/reference, methods marked (published)."""
+    frame = published_table(5).rename(columns=lambda c: c[:-1] + c[-1].lower() if c.endswith(("APS", "APM", "APL")) else c)
+    return [dict(r, method=f"{r['method']} (published)") for r in frame[TABLE5_COLUMNS].to_dict("records")]
 
 
 def _pct(v) -> Optional[float]:
@@ -542,7 +543,7 @@ def report_instances(runs: List[RunInfo], base: Optional[RunInfo], out: Path) ->
         d["n_masks"] = s.get("n_masks")
         d["n_skipped_detections"] = det.get("n_skipped", 0)
         detail.append(d)
-    table = pd.DataFrame(PUBLISHED_TABLE5 + list(rows.values()), columns=TABLE5_COLUMNS)
+    table = pd.DataFrame(published_table5() + list(rows.values()), columns=TABLE5_COLUMNS)
     write_table(table, out / "tables", "instances_table5", float_format="{:.1f}",
                 caption="Table 5 layout: mask AP (x100) with boxes as prompts; published rows from the SAM paper "
                         "(ViTDet-H boxes on COCO val2017 and LVIS v1 val)")
@@ -559,7 +560,7 @@ def report_instances(runs: List[RunInfo], base: Optional[RunInfo], out: Path) ->
         for k in ("APs", "APm", "APl"):
             if d.get(k) is not None:
                 bars.append((d["run"] + f" ({d['dataset']})", k, d[k]))
-    for pub in PUBLISHED_TABLE5:
+    for pub in published_table5():
         for ds in ("COCO", "LVIS"):
             for k in ("APs", "APm", "APl"):
                 bars.append((f"{pub['method']} ({ds})", k, pub[f"{ds} {k}"]))

@@ -36,6 +36,7 @@ from sambench import coco_eval
 from sambench.amg import AmgConfig, check_model as amg_check_model, generate_masks
 from sambench.data import Instance, Sample
 from sambench.models.base import ImageEmbedding, PromptableModel
+from sambench.published import published_table
 from sambench.report import REPORTS, RunInfo, unique_labels, write_table
 from sambench.runner import stable_seed
 
@@ -226,14 +227,9 @@ class ProposalsTask(Task):
 # report
 # ---------------------------------------------------------------------------------------------
 
-PUBLISHED_TABLE4 = [
-    {"method": "ViTDet-H (published)", "all": 63.0, "small": 51.7, "med": 80.8, "large": 87.0, "freq": 63.1,
-     "com": 63.3, "rare": 58.3},
-    {"method": "SAM single out. (published)", "all": 54.9, "small": 42.8, "med": 76.7, "large": 74.4, "freq": 54.7,
-     "com": 59.8, "rare": 62.0},
-    {"method": "SAM (published)", "all": 59.3, "small": 45.5, "med": 81.6, "large": 86.9, "freq": 59.1,
-     "com": 63.9, "rare": 65.8},
-]
+def published_table4() -> List[Dict]:
+    """Table 4 rows from results/reference, methods marked (published)."""
+    return [dict(r, method=f"{r['method']} (published)") for r in published_table(4).to_dict("records")]
 
 
 def _pct(v) -> Optional[float]:
@@ -249,7 +245,7 @@ def report_proposals(runs: List[RunInfo], base: Optional[RunInfo], out: Path) ->
 
     all_runs = runs + ([base] if base else [])
     labels = unique_labels(all_runs)
-    rows = list(PUBLISHED_TABLE4)
+    rows = published_table4()
     for run, label in zip(all_runs, labels):
         s = run.summary
         K = s.get("max_proposals", 1000)
@@ -281,7 +277,7 @@ def report_proposals(runs: List[RunInfo], base: Optional[RunInfo], out: Path) ->
         if curve:
             ks = sorted(int(k) for k in curve)
             ax.plot(ks, [curve[str(k)] for k in ks], marker="o", label=label)
-    for pub in PUBLISHED_TABLE4:
+    for pub in published_table4():
         ax.scatter([1000], [pub["all"] / 100], marker="x", s=60, label=f"{pub['method']} AR@1000")
     ax.set_xscale("log")
     ax.set_xlabel("proposals per image")

@@ -1,0 +1,58 @@
+"""The papers' published numbers, read from ``results/reference`` (one place for all of them).
+
+The files are installed with the package as ``sambench.reference_tables`` (pyproject maps that
+package to ``results/reference``), so reports find them from a checkout or an installed wheel.
+"""
+
+from __future__ import annotations
+
+import io
+from importlib import resources
+from typing import List
+
+import pandas as pd
+
+
+def reference_text(name: str) -> str:
+    """The text of a file in results/reference."""
+    return resources.files("sambench.reference_tables").joinpath(name).read_text()
+
+
+def published_table(number: int) -> pd.DataFrame:
+    """Table ``number`` of published_results.md as a DataFrame ('-' cells are NaN).
+
+    Headers after a grouped one are prefixed with its group (Table 5: "COCO AP", "APS" ->
+    "COCO APS"; "LVIS AP", "APS" -> "LVIS APS"), so every column name is unique.
+    """
+    lines = reference_text("published_results.md").splitlines()
+    rows: List[List[str]] = []
+    inside = False
+    for line in lines:
+        if line.startswith("## "):
+            if inside and rows:
+                break
+            inside = line.lower().startswith(f"## table {number}:") or line.lower().startswith(f"## table {number} ")
+            continue
+        if inside and line.startswith("|"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if not set("".join(cells)) <= set("-: "):
+                rows.append(cells)
+    if not rows:
+        raise ValueError(f"published_results.md has no Table {number}")
+    header, group = [], ""
+    for cell in rows[0][1:]:
+        if " " in cell:
+            group = cell.split()[0]
+            header.append(cell)
+        else:
+            header.append(f"{group} {cell}" if group else cell)
+    header.insert(0, rows[0][0])
+    frame = pd.DataFrame(rows[1:], columns=header)
+    for col in header[1:]:
+        frame[col] = pd.to_numeric(frame[col].replace("-", None), errors="coerce")
+    return frame
+
+
+def published_point_deltas() -> pd.DataFrame:
+    """Table 7 / Fig. 9a of the SAM paper: the 23 datasets and SAM minus RITM IoU at 1 centre point."""
+    return pd.read_csv(io.StringIO(reference_text("sa23_datasets.csv")))
