@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 from importlib import resources
-from typing import List
+from typing import List, Optional
 
 import pandas as pd
 
@@ -51,6 +51,16 @@ def published_table(number: int) -> pd.DataFrame:
     for col in header[1:]:
         frame[col] = pd.to_numeric(frame[col].replace("-", None), errors="coerce")
     return frame
+
+
+def published_rows(number: int) -> List[dict]:
+    """Table ``number`` as records, each method marked "(published)" for tables beside measured rows."""
+    return [dict(r, method=f"{r['method']} (published)") for r in published_table(number).to_dict("records")]
+
+
+def percent(value) -> Optional[float]:
+    """An evaluator's fraction as a percentage, None for missing or -1 (no ground truth in a bucket)."""
+    return None if value is None or value < 0 else 100.0 * float(value)
 
 
 def published_point_deltas() -> pd.DataFrame:

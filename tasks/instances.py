@@ -44,7 +44,7 @@ from sambench import coco_eval
 from sambench import masks as mask_utils
 from sambench.data import Instance, Sample
 from sambench.models.base import ImageEmbedding, PromptableModel, PromptBatch, UnsupportedPromptError
-from sambench.published import published_table
+from sambench.published import percent, published_rows
 from sambench.report import REPORTS, RunInfo, unique_labels, write_table
 
 from .base import TASKS, Task, skipped_entries
@@ -503,13 +503,9 @@ TABLE5_COLUMNS = ["method", "COCO AP", "COCO APs", "COCO APm", "COCO APl", "LVIS
 
 
 def published_table5() -> List[Dict]:
-    """Table 5 rows from results/reference, methods marked (published)."""
-    frame = published_table(5).rename(columns=lambda c: c[:-1] + c[-1].lower() if c.endswith(("APS", "APM", "APL")) else c)
-    return [dict(r, method=f"{r['method']} (published)") for r in frame[TABLE5_COLUMNS].to_dict("records")]
-
-
-def _pct(v) -> Optional[float]:
-    return None if v is None or v < 0 else 100.0 * float(v)
+    """Table 5 rows from results/reference (methods marked published), in this task's column names."""
+    size = {"APS": "APs", "APM": "APm", "APL": "APl"}
+    return [{" ".join(size.get(w, w) for w in k.split()): v for k, v in r.items()} for r in published_rows(5)]
 
 
 @REPORTS.register("instances")
@@ -531,14 +527,14 @@ def report_instances(runs: List[RunInfo], base: Optional[RunInfo], out: Path) ->
         tag = label + (" [gt boxes]" if mode == "gt-boxes" else "") + (" [refine]" if run.config["protocol"].get("refine") else "")
         prefix = "LVIS" if s.get("annotation_format") == "lvis" else "COCO"
         row = rows.setdefault(tag, {"method": tag})
-        row.update({f"{prefix} AP": _pct(s.get("AP")), f"{prefix} APs": _pct(s.get("APs")),
-                    f"{prefix} APm": _pct(s.get("APm")), f"{prefix} APl": _pct(s.get("APl"))})
+        row.update({f"{prefix} AP": percent(s.get("AP")), f"{prefix} APs": percent(s.get("APs")),
+                    f"{prefix} APm": percent(s.get("APm")), f"{prefix} APl": percent(s.get("APl"))})
         d = {"run": label, "dataset": s.get("dataset"), "mode": mode, "evaluator": s.get("evaluator")}
         for k in ("AP", "AP50", "AP75", "APs", "APm", "APl", "APr", "APc", "APf"):
             if s.get(k) is not None:
-                d[k] = _pct(s.get(k))
+                d[k] = percent(s.get(k))
         if mode == "gt-boxes":
-            d.update({k: _pct(s.get(k)) for k in ("mIoU", "mIoU_s", "mIoU_m", "mIoU_l")})
+            d.update({k: percent(s.get(k)) for k in ("mIoU", "mIoU_s", "mIoU_m", "mIoU_l")})
         det = s.get("detections") or {}
         d["n_masks"] = s.get("n_masks")
         d["n_skipped_detections"] = det.get("n_skipped", 0)

@@ -36,7 +36,7 @@ from sambench import coco_eval
 from sambench.amg import AmgConfig, check_model as amg_check_model, generate_masks
 from sambench.data import Instance, Sample
 from sambench.models.base import ImageEmbedding, PromptableModel
-from sambench.published import published_table
+from sambench.published import percent, published_rows
 from sambench.report import REPORTS, RunInfo, unique_labels, write_table
 from sambench.runner import stable_seed
 
@@ -227,13 +227,6 @@ class ProposalsTask(Task):
 # report
 # ---------------------------------------------------------------------------------------------
 
-def published_table4() -> List[Dict]:
-    """Table 4 rows from results/reference, methods marked (published)."""
-    return [dict(r, method=f"{r['method']} (published)") for r in published_table(4).to_dict("records")]
-
-
-def _pct(v) -> Optional[float]:
-    return None if v is None or v < 0 else 100.0 * float(v)
 
 
 @REPORTS.register("proposals")
@@ -245,16 +238,16 @@ def report_proposals(runs: List[RunInfo], base: Optional[RunInfo], out: Path) ->
 
     all_runs = runs + ([base] if base else [])
     labels = unique_labels(all_runs)
-    rows = published_table4()
+    rows = published_rows(4)
     for run, label in zip(all_runs, labels):
         s = run.summary
         K = s.get("max_proposals", 1000)
         tag = label + (" single out." if s.get("variant") == "single" else "") + f" [{s.get('dataset')}]"
         if K != 1000:
             tag += f" (AR@{K})"
-        rows.append({"method": tag, "all": _pct(s.get(f"AR@{K}")), "small": _pct(s.get("AR_s")),
-                     "med": _pct(s.get("AR_m")), "large": _pct(s.get("AR_l")), "freq": _pct(s.get("AR_f")),
-                     "com": _pct(s.get("AR_c")), "rare": _pct(s.get("AR_r"))})
+        rows.append({"method": tag, "all": percent(s.get(f"AR@{K}")), "small": percent(s.get("AR_s")),
+                     "med": percent(s.get("AR_m")), "large": percent(s.get("AR_l")), "freq": percent(s.get("AR_f")),
+                     "com": percent(s.get("AR_c")), "rare": percent(s.get("AR_r"))})
     table = pd.DataFrame(rows, columns=["method", "all", "small", "med", "large", "freq", "com", "rare"])
     write_table(table, out / "tables", "proposals_table4", float_format="{:.1f}",
                 caption="Table 4 layout: class-agnostic mask AR@1000 (x100); published rows on LVIS v1 val")
@@ -277,7 +270,7 @@ def report_proposals(runs: List[RunInfo], base: Optional[RunInfo], out: Path) ->
         if curve:
             ks = sorted(int(k) for k in curve)
             ax.plot(ks, [curve[str(k)] for k in ks], marker="o", label=label)
-    for pub in published_table4():
+    for pub in published_rows(4):
         ax.scatter([1000], [pub["all"] / 100], marker="x", s=60, label=f"{pub['method']} AR@1000")
     ax.set_xscale("log")
     ax.set_xlabel("proposals per image")
