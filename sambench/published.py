@@ -1,20 +1,26 @@
 """The papers' published numbers, read from ``results/reference`` (one place for all of them).
 
-The files are installed with the package as ``sambench.reference_tables`` (pyproject maps that
-package to ``results/reference``), so reports find them from a checkout or an installed wheel.
+In a source checkout the files are read where they are; an installed wheel carries them as the
+package ``sambench.reference_tables`` (pyproject maps that package to ``results/reference``).
 """
 
 from __future__ import annotations
 
 import io
 from importlib import resources
+from pathlib import Path
 from typing import List, Optional
 
 import pandas as pd
 
 
+CHECKOUT_REFERENCE = Path(__file__).resolve().parents[1] / "results" / "reference"
+
+
 def reference_text(name: str) -> str:
-    """The text of a file in results/reference."""
+    """The text of a file in results/reference (the checkout's, else the installed package data)."""
+    if (CHECKOUT_REFERENCE / name).is_file():
+        return (CHECKOUT_REFERENCE / name).read_text()
     return resources.files("sambench.reference_tables").joinpath(name).read_text()
 
 
