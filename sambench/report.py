@@ -95,6 +95,17 @@ def write_table(frame: pd.DataFrame, out_dir: Path, name: str, caption: str = ""
     return out_dir / f"{name}.md"
 
 
+def save_plot(fig, out: Path, name: str, alt: str) -> List[str]:
+    """Save ``fig`` as out/plots/NAME (PNG), close it; returns the report's Markdown lines for it."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    (out / "plots").mkdir(parents=True, exist_ok=True)
+    fig.savefig(out / "plots" / name, dpi=120)
+    plt.close(fig)
+    return [f"![{alt}](plots/{name})", ""]
+
+
 def _tex(v) -> str:
     return str(v).replace("_", "\\_").replace("%", "\\%").replace("&", "\\&")
 
@@ -208,10 +219,7 @@ def report_point(runs: List[RunInfo], base: Optional[RunInfo], out: Path) -> Lis
                 axes[1].axvline(0, color="k", lw=0.8)
                 axes[1].set_title("published (SAM paper Fig. 9a): SAM - RITM, 23 datasets", fontsize=9)
                 axes[1].set_xlabel("IoU delta (points)")
-            fig.tight_layout()
-            fig.savefig(out / "plots" / "point_delta_per_dataset.png", dpi=120)
-            plt.close(fig)
-            sections += ["![per-dataset delta](plots/point_delta_per_dataset.png)", ""]
+            sections += save_plot(fig, out, "point_delta_per_dataset.png", "per-dataset delta")
         for row in _long_rows_for(base, base_label):
             long_rows.append(row)
 
@@ -232,10 +240,7 @@ def report_point(runs: List[RunInfo], base: Optional[RunInfo], out: Path) -> Lis
         ax.set_ylim(0, 1)
         ax.legend(fontsize=7)
         ax.set_title("mIoU vs number of points (published: 23-dataset mean)")
-        fig.tight_layout()
-        fig.savefig(out / "plots" / "point_miou_vs_points.png", dpi=120)
-        plt.close(fig)
-        sections += ["![mIoU vs points](plots/point_miou_vs_points.png)", ""]
+        sections += save_plot(fig, out, "point_miou_vs_points.png", "mIoU vs points")
     return sections
 
 

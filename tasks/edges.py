@@ -40,7 +40,7 @@ from sambench.cli import COMMANDS
 from sambench.data import Instance, Sample
 from sambench.models.base import ImageEmbedding, PromptableModel, UnsupportedPromptError
 from sambench.published import published_table
-from sambench.report import REPORTS, RunInfo, unique_labels, write_table
+from sambench.report import REPORTS, RunInfo, save_plot, unique_labels, write_table
 from sambench.sam_edges import BOUNDARY_MODES, EdgeRecipe, quantize_edges, sam_edge_map, write_edge_png
 
 from .base import TASKS, Task, skipped_entries
@@ -324,10 +324,7 @@ def report_edges(runs: List[RunInfo], base: Optional[RunInfo], out: Path) -> Lis
     ax.set_ylabel("precision")
     ax.set_title("BSDS500 boundary PR curves (grey: iso-F)\npublished curves are not available, see the table")
     ax.legend(fontsize=7, loc="lower left")
-    fig.tight_layout()
-    fig.savefig(out / "plots" / "edges_pr.png", dpi=120)
-    plt.close(fig)
-    sections += ["![PR curves](plots/edges_pr.png)", ""]
+    sections += save_plot(fig, out, "edges_pr.png", "PR curves")
     return sections
 
 

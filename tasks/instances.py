@@ -45,7 +45,7 @@ from sambench import masks as mask_utils
 from sambench.data import Instance, Sample
 from sambench.models.base import ImageEmbedding, PromptableModel, PromptBatch, UnsupportedPromptError
 from sambench.published import percent, published_rows
-from sambench.report import REPORTS, RunInfo, unique_labels, write_table
+from sambench.report import REPORTS, RunInfo, save_plot, unique_labels, write_table
 
 from .base import TASKS, Task, skipped_entries
 
@@ -572,9 +572,5 @@ def report_instances(runs: List[RunInfo], base: Optional[RunInfo], out: Path) ->
         ax.set_ylabel("mask AP (x100)")
         ax.set_title("AP by object size (published: SAM paper Table 5)")
         ax.legend(fontsize=7)
-        fig.tight_layout()
-        (out / "plots").mkdir(parents=True, exist_ok=True)
-        fig.savefig(out / "plots" / "instances_ap_by_size.png", dpi=120)
-        plt.close(fig)
-        sections += ["![AP by size](plots/instances_ap_by_size.png)", ""]
+        sections += save_plot(fig, out, "instances_ap_by_size.png", "AP by size")
     return sections

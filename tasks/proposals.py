@@ -37,7 +37,7 @@ from sambench.amg import AmgConfig, check_model as amg_check_model, generate_mas
 from sambench.data import Instance, Sample
 from sambench.models.base import ImageEmbedding, PromptableModel
 from sambench.published import percent, published_rows
-from sambench.report import REPORTS, RunInfo, unique_labels, write_table
+from sambench.report import REPORTS, RunInfo, save_plot, unique_labels, write_table
 from sambench.runner import stable_seed
 
 from .base import TASKS, Task, skipped_entries
@@ -278,9 +278,5 @@ def report_proposals(runs: List[RunInfo], base: Optional[RunInfo], out: Path) ->
     ax.set_ylim(0, 1)
     ax.set_title("AR vs number of proposals (published: LVIS v1 val)")
     ax.legend(fontsize=6)
-    fig.tight_layout()
-    (out / "plots").mkdir(parents=True, exist_ok=True)
-    fig.savefig(out / "plots" / "proposals_ar_vs_proposals.png", dpi=120)
-    plt.close(fig)
-    sections += ["![AR vs proposals](plots/proposals_ar_vs_proposals.png)", ""]
+    sections += save_plot(fig, out, "proposals_ar_vs_proposals.png", "AR vs proposals")
     return sections
