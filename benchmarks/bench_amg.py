@@ -45,9 +45,9 @@ def load_images(folder: Path, n: int):
 def main(argv=None) -> int:
     import torch
 
-    from sambench.amg import AmgConfig, generate_masks
+    from sambench.generation.amg import AmgConfig, generate_masks
     from sambench.models import build_model
-    from sambench.sam_edges import EdgeRecipe, sam_edge_map
+    from sambench.generation.sam_edges import EdgeRecipe, sam_edge_map
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="sam-tiny")

@@ -1,10 +1,10 @@
 #!/usr/bin/env python
-"""Speed of the BSDS500 boundary benchmark re-implementation (sambench.boundaries).
+"""Speed of the BSDS500 boundary benchmark re-implementation (sambench.metrics.bsds).
 
 Scores N BSDS500 images at 99 thresholds (maxDist 0.0075, thinning, all annotators) with
 ``BoundaryEvaluator(nproc=1)`` and ``BoundaryEvaluator(nproc=<all cores>)``, and prints seconds
 per image per core (wall and CPU) and the parallel speed-up.  The soft maps scored are the
-zero-shot soft-Canny maps of :mod:`sambench.edge_maps` (computed first, not timed); ``--pred-dir``
+zero-shot soft-Canny maps of :mod:`sambench.generation.edge_maps` (computed first, not timed); ``--pred-dir``
 scores existing ``<id>.png`` maps instead.  The two runs must give identical results (checked).
 
 Usage::
@@ -29,8 +29,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from sambench.boundaries import BoundaryEvaluator, _warm_up, read_prediction_png  # noqa: E402
-from sambench.edge_maps import CLASSICAL_EDGE_METHODS  # noqa: E402
+from sambench.metrics.bsds import BoundaryEvaluator, _warm_up, read_prediction_png  # noqa: E402
+from sambench.generation.edge_maps import CLASSICAL_EDGE_METHODS  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "BSDS500" / "data"
 

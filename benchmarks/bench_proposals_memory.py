@@ -118,16 +118,16 @@ def child(args) -> None:
 
     sys.path.insert(0, str(REPO))
     # everything the run imports lazily, imported before tracing: only the run's own allocations count
-    import dataset_adapters  # noqa: F401
+    import sambench.datasets  # noqa: F401
     import lvis  # noqa: F401
     import matplotlib.pyplot  # noqa: F401
     import pycocotools.cocoeval  # noqa: F401
     import seaborn  # noqa: F401
-    import tasks  # noqa: F401
+    import sambench.tasks  # noqa: F401
     import torchvision.ops  # noqa: F401
-    from sambench.cli import main
+    from sambench.app.cli import main
 
-    import sambench.runner as runner
+    import sambench.app.runner as runner
 
     phases = {}
     summarize_run = runner.summarize_run

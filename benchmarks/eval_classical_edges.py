@@ -2,8 +2,8 @@
 """Zero-shot classical edge baselines (paper Table 3) on the BSDS500 boundary benchmark.
 
 Computes the Sobel, soft-Canny and Felzenszwalb-Huttenlocher soft edge maps of
-:mod:`sambench.edge_maps` for every image of a BSDS500 split (default: the 200 test images),
-scores them with the re-implemented benchmark (:mod:`sambench.boundaries`, 99 thresholds,
+:mod:`sambench.generation.edge_maps` for every image of a BSDS500 split (default: the 200 test images),
+scores them with the re-implemented benchmark (:mod:`sambench.metrics.bsds`, 99 thresholds,
 maxDist 0.0075, thinning) on all cores, prints ODS / OIS / AP / R50 per method and writes a
 Markdown table.
 
@@ -33,8 +33,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from sambench.boundaries import BoundaryEvaluator  # noqa: E402
-from sambench.edge_maps import CLASSICAL_EDGE_METHODS  # noqa: E402
+from sambench.metrics.bsds import BoundaryEvaluator  # noqa: E402
+from sambench.generation.edge_maps import CLASSICAL_EDGE_METHODS  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "BSDS500" / "data"
 
@@ -122,8 +122,8 @@ def main(argv: List[str] | None = None) -> int:
     lines = [
         f"# Classical edge baselines on BSDS500 {args.split} ({len(ids)} images)",
         "",
-        f"Boundary benchmark re-implementation (`sambench.boundaries`): {args.thresholds} thresholds, "
-        f"maxDist {args.max_dist}, thinning; zero-shot maps from `sambench.edge_maps`.",
+        f"Boundary benchmark re-implementation (`sambench.metrics.bsds`): {args.thresholds} thresholds, "
+        f"maxDist {args.max_dist}, thinning; zero-shot maps from `sambench.generation.edge_maps`.",
         "",
         "| method | ODS | OIS | AP | R50 | paper ODS / OIS / AP / R50 |",
         "|---|---|---|---|---|---|",

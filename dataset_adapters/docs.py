@@ -6,7 +6,7 @@ split, layout, source, licence, citation, the paper's sampled counts) and the mo
 
 Regenerate after adding or changing an adapter (the test suite checks the file is current)::
 
-    python -c "from dataset_adapters.docs import write_datasets_doc; write_datasets_doc()"
+    python -c "from sambench.datasets.docs import write_datasets_doc; write_datasets_doc()"
 """
 
 from __future__ import annotations
@@ -50,12 +50,12 @@ def _docstring_markdown(doc: str) -> str:
 
 def in_tree_adapters() -> "OrderedDict[str, List[type]]":
     """module name -> adapter classes registered from it (in-tree only, not entry-point plug-ins)."""
-    from dataset_adapters import DATASETS
+    from sambench.datasets import DATASETS
 
     modules: Dict[str, List[type]] = {}
     for name in DATASETS.names():
         cls = DATASETS.get(name)
-        if not getattr(cls, "__module__", "").startswith("dataset_adapters."):
+        if not getattr(cls, "__module__", "").startswith("sambench.datasets."):
             continue
         modules.setdefault(cls.__module__, []).append(cls)
     ordered = sorted(modules.items(), key=lambda kv: min(c.name for c in kv[1]))
@@ -92,7 +92,7 @@ def render_datasets_doc() -> str:
                 if value:
                     out.append(f"  - {label}: {value}")
         out += ["", _docstring_markdown(sys.modules[module].__doc__), "",
-                f"<sub>Source: `{module.replace('.', '/')}.py`</sub>", ""]
+                f"<sub>Source: `dataset_adapters/{module.rsplit('.', 1)[1]}.py`</sub>", ""]
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -5,19 +5,21 @@ A task never imports a specific model or dataset; it sees ``PromptableModel`` an
 
 from __future__ import annotations
 
-from typing import Dict, List, Sequence
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
 
 import pandas as pd
 
 from sambench.data import Instance, Sample
 from sambench.models.base import ImageEmbedding, PromptableModel
 from sambench.registry import Registry
+from sambench.reporting import RunInfo
 
 TASKS: Registry = Registry("task", entry_point_group="sambench.tasks")
 
 
 class Task:
-    """Base class of per-image tasks driven by ``sambench.runner.run_task``.
+    """Base class of per-image tasks driven by ``sambench.app.runner.run_task``.
 
     Subclasses set ``name`` and ``columns`` (the record fields they emit besides the runner's
     dataset/image bookkeeping) and implement ``protocol``, ``process`` and ``summarize``.
@@ -27,6 +29,7 @@ class Task:
     columns: List[str] = []
     subsample: bool = False  # apply the paper's >15k-masks subsampling to the manifest (point task)
     needs_instances: bool = True  # False: images without ground-truth masks are processed too (detections)
+    needs_annotation_file: bool = False  # True: scored by COCO/LVIS evaluators, the dataset must have a json
     run_dir = None  # the run folder, set by the runner before process/summarize
     bookkeeping = ["dataset", "dataset_index", "image_id", "image_index", "row_index"]
 
@@ -66,6 +69,12 @@ class Task:
 
     def summarize(self, records: pd.DataFrame, done: List[Dict], config: Dict) -> Dict:
         """summary.json content derived from the records alone."""
+        raise NotImplementedError
+
+    @staticmethod
+    def report(runs: List[RunInfo], base: Optional[RunInfo], out: Path) -> List[str]:
+        """Write this task's tables under out/tables and plots under out/plots for ``runs`` (and a
+        ``base`` run to compare against); returns the report's Markdown lines."""
         raise NotImplementedError
 
 

@@ -2,7 +2,7 @@
 
 For every image: an edge map in [0, 1], written as an 8-bit PNG ``<out>/edge_maps/<image id>.png``
 and scored from exactly those 8-bit values (``v / 255``) by the BSDS500 boundary benchmark
-(:mod:`sambench.boundaries`: 99 thresholds, maxDist 0.0075, thinning, all annotators), so
+(:mod:`sambench.metrics.bsds`: 99 thresholds, maxDist 0.0075, thinning, all annotators), so
 ``sambench edges-eval`` on the PNGs reproduces the run's numbers.
 
 Where the edge map comes from:
@@ -10,7 +10,7 @@ Where the edge map comes from:
 * a model with an ``edge_map(embedding)`` method (the weight-free ``sobel``, ``canny``,
   ``felzenszwalb`` baselines of :mod:`sambench.models.edge_baselines`, or a user's detector)
   gives it directly;
-* any other (promptable) model goes through the App. D.2 recipe of :mod:`sambench.sam_edges`:
+* any other (promptable) model goes through the App. D.2 recipe of :mod:`sambench.generation.sam_edges`:
   16x16 point grid, 3 masks per point (768), no predicted-IoU/stability filtering, box NMS 0.7,
   Sobel of the unthresholded mask probabilities on each mask's outer boundary, pixel-wise max,
   linear normalisation, edge NMS; thinning is the benchmark's.
@@ -22,7 +22,6 @@ with the image's best threshold / recall / precision / F and its mask counts rep
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -32,16 +31,15 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from sambench.amg import AmgConfig
-from sambench.amg import check_model as amg_check_model
-from sambench.boundaries import (DEFAULT_MAX_DIST, DEFAULT_OUTLIER_COST, BoundaryCounts, collect_results,
+from sambench.generation.amg import AmgConfig
+from sambench.generation.amg import check_model as amg_check_model
+from sambench.metrics.bsds import (DEFAULT_MAX_DIST, DEFAULT_OUTLIER_COST, BoundaryCounts, collect_results,
                                  evaluate_boundary_image, make_thresholds)
-from sambench.cli import COMMANDS
 from sambench.data import Instance, Sample
 from sambench.models.base import ImageEmbedding, PromptableModel, UnsupportedPromptError
 from sambench.published import published_table
-from sambench.report import REPORTS, RunInfo, save_plot, unique_labels, write_table
-from sambench.sam_edges import BOUNDARY_MODES, EdgeRecipe, quantize_edges, sam_edge_map, write_edge_png
+from sambench.reporting import RunInfo, save_plot, unique_labels, write_table
+from sambench.generation.sam_edges import BOUNDARY_MODES, EdgeRecipe, quantize_edges, sam_edge_map, write_edge_png
 
 from .base import TASKS, Task, skipped_entries
 
@@ -223,6 +221,10 @@ class EdgesTask(Task):
         return rows
 
     # -- summary ----------------------------------------------------------------------------------
+    @staticmethod
+    def report(runs: List[RunInfo], base: Optional[RunInfo], out: Path) -> List[str]:
+        return report_edges(runs, base, out)
+
     def summarize(self, records: pd.DataFrame, done: List[Dict], config: Dict) -> Dict:
         skipped = skipped_entries(done)
         name = config["datasets"][0]["name"] if config.get("datasets") else ""
@@ -269,7 +271,6 @@ def published_table3() -> pd.DataFrame:
     return published_table(3)[["method", "ODS", "OIS", "AP", "R50"]]
 
 
-@REPORTS.register("edges")
 def report_edges(runs: List[RunInfo], base: Optional[RunInfo], out: Path) -> List[str]:
     import matplotlib
 
@@ -326,78 +327,3 @@ def report_edges(runs: List[RunInfo], base: Optional[RunInfo], out: Path) -> Lis
     ax.legend(fontsize=7, loc="lower left")
     sections += save_plot(fig, out, "edges_pr.png", "PR curves")
     return sections
-
-
-# ---------------------------------------------------------------------------------------------
-# sambench edges-eval
-# ---------------------------------------------------------------------------------------------
-
-def _eval_add_arguments(p) -> None:
-    p.add_argument("--pred", required=True,
-                   help="folder of <image id>.png edge maps (8-bit, scored as value/255), or an edges run folder")
-    p.add_argument("--root", required=True, help="BSDS500 folder (images/<split>/, groundTruth/<split>/)")
-    p.add_argument("--dataset", default="bsds500", help="dataset adapter giving the boundary maps (default bsds500)")
-    p.add_argument("--split", help="split (default: the adapter's, test for bsds500)")
-    p.add_argument("--thresholds", type=int, help="benchmark thresholds (default 99, or the run's when --pred is a run)")
-    p.add_argument("--max-dist", type=float, help="matching tolerance (default 0.0075, or the run's)")
-    p.add_argument("--no-thin", action="store_true", help="do not thin the thresholded maps")
-    p.add_argument("--present-only", action="store_true",
-                   help="score only the images that have a PNG (default: every image of the split needs one)")
-    p.add_argument("--nproc", type=int, help="worker processes (default: all cores; numbers do not depend on it)")
-    p.add_argument("--out", help="folder for edges_eval.json and the benchmark's eval_bdry*.txt files")
-
-
-def cmd_edges_eval(args) -> int:
-    """score a folder of 8-bit edge-map PNGs with the BSDS500 boundary benchmark (ODS, OIS, AP, R50)"""
-    from dataset_adapters import build_dataset
-    from sambench.boundaries import BoundaryEvaluator
-
-    pred = Path(args.pred)
-    thresholds, max_dist, thin = DEFAULT_THRESHOLDS, DEFAULT_MAX_DIST, not args.no_thin
-    outlier_cost = DEFAULT_OUTLIER_COST
-    if (pred / "config.json").is_file() and (pred / EDGE_DIR).is_dir():
-        config = json.loads((pred / "config.json").read_text())
-        bench = (config.get("protocol") or {}).get("benchmark", {})
-        thresholds = bench.get("thresholds", thresholds)
-        max_dist = bench.get("max_dist", max_dist)
-        thin = bench.get("thin", True) and not args.no_thin
-        outlier_cost = bench.get("outlier_cost", outlier_cost)
-        pred = pred / EDGE_DIR
-    if args.thresholds is not None:
-        thresholds = args.thresholds
-    if args.max_dist is not None:
-        max_dist = args.max_dist
-    if not pred.is_dir():
-        raise FileNotFoundError(f"{pred}: no such folder of edge maps")
-    adapter = build_dataset(args.dataset, args.root, split=args.split)
-    ids = [str(i) for i in adapter.image_ids()]
-    have = {p.stem for p in pred.glob("*.png")}
-    missing = [i for i in ids if i not in have]
-    if missing and not args.present_only:
-        raise ValueError(f"{pred}: {len(missing)} of {len(ids)} images of {adapter.name}/{adapter.split} have no PNG "
-                         f"(e.g. {missing[0]}.png); pass --present-only to score the others")
-    ids = [i for i in ids if i in have]
-    if not ids:
-        raise ValueError(f"{pred}: no PNG named after an image of {adapter.name}/{adapter.split}")
-
-    def ground_truth(image_id: str) -> List[np.ndarray]:
-        return boundary_maps(adapter.load_sample(image_id), adapter.name)
-
-    ev = BoundaryEvaluator(thresholds=thresholds if isinstance(thresholds, int) else np.asarray(thresholds),
-                           max_dist=max_dist, thin=thin, nproc=args.nproc, outlier_cost=outlier_cost)
-    res = ev.evaluate({i: pred / f"{i}.png" for i in ids}, ground_truth, out_dir=args.out)
-    if args.out:
-        d = res.to_dict()
-        d.update({"pred": str(pred), "dataset": adapter.name, "split": adapter.split,
-                  "benchmark": {"thresholds": thresholds, "max_dist": max_dist, "thin": thin,
-                                "outlier_cost": outlier_cost}})
-        Path(args.out).mkdir(parents=True, exist_ok=True)
-        (Path(args.out) / "edges_eval.json").write_text(json.dumps(d, indent=1))
-    print(f"{adapter.name}/{adapter.split}: ODS={res.ods:.4f} OIS={res.ois:.4f} AP={res.ap:.4f} R50={res.r50:.4f} "
-          f"over {len(ids)} images" + (f" ({len(missing)} without PNG skipped)" if missing else ""))
-    return 0
-
-
-if "edges-eval" not in COMMANDS:
-    COMMANDS.register("edges-eval", "score a folder of edge-map PNGs with the BSDS500 boundary benchmark")(
-        (_eval_add_arguments, cmd_edges_eval))

@@ -40,12 +40,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sambench import coco_eval
+from sambench.metrics import coco_eval
 from sambench import masks as mask_utils
 from sambench.data import Instance, Sample
 from sambench.models.base import ImageEmbedding, PromptableModel, PromptBatch, UnsupportedPromptError
 from sambench.published import percent, published_rows
-from sambench.report import REPORTS, RunInfo, save_plot, unique_labels, write_table
+from sambench.reporting import RunInfo, save_plot, unique_labels, write_table
 
 from .base import TASKS, Task, skipped_entries
 
@@ -197,6 +197,7 @@ class InstancesTask(Task):
     name = "instances"
     subsample = False
     multi_dataset = False
+    needs_annotation_file = True
     columns = ["det_index", "status", "category_id", "score", "box_x", "box_y", "box_w", "box_h", "clipped",
                "pred_iou", "mask_area", "instance_id", "gt_area", "iou", "rle"]
 
@@ -235,12 +236,7 @@ class InstancesTask(Task):
 
     @classmethod
     def from_args(cls, args) -> "InstancesTask":
-        from dataset_adapters import DATASETS
-
         task = cls(args.detections, args.gt_boxes, args.refine, args.max_batch, run_dir=Path(args.out))
-        if not hasattr(DATASETS.get(args.dataset), "annotation_file"):
-            raise ValueError(f"dataset '{args.dataset}' has no annotation file; the instances task scores with "
-                             f"COCO/LVIS evaluators (use coco, coco2017 or lvis)")
         if task.detections_path is not None:
             task.detections()  # parse now: a bad file fails before the model is built
         return task
@@ -373,6 +369,10 @@ class InstancesTask(Task):
             line += f"\nskipped detections: {det['n_skipped']} ({det.get('skipped_by_reason')})"
         return line
 
+    @staticmethod
+    def report(runs: List[RunInfo], base: Optional[RunInfo], out: Path) -> List[str]:
+        return report_instances(runs, base, out)
+
     def summarize(self, records: pd.DataFrame, done: List[Dict], config: Dict) -> Dict:
         entry = config["datasets"][0]
         name = entry["name"]
@@ -484,15 +484,12 @@ def _fmt(v) -> str:
 
 
 def annotation_file_of(entry: Dict) -> Path:
-    """The annotation json of a run's dataset (config entry), through its adapter's ``annotation_file()``."""
-    from dataset_adapters import build_dataset
-
-    adapter = build_dataset(entry["name"], entry.get("root"), ann=entry.get("ann"), split=entry.get("split"))
-    hook = getattr(adapter, "annotation_file", None)
-    if hook is None:
-        raise ValueError(f"dataset '{entry['name']}' has no annotation file (annotation_file()); "
-                         f"COCO/LVIS evaluation needs one")
-    return Path(hook())
+    """The annotation json of a run's dataset, as the runner recorded it in the config (``annotation_file``)."""
+    path = entry.get("annotation_file")
+    if not path:
+        raise ValueError(f"dataset '{entry['name']}' of this run has no annotation file; COCO/LVIS evaluation "
+                         f"needs one (use coco, coco2017 or lvis)")
+    return Path(path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -508,7 +505,6 @@ def published_table5() -> List[Dict]:
     return [{" ".join(size.get(w, w) for w in k.split()): v for k, v in r.items()} for r in published_rows(5)]
 
 
-@REPORTS.register("instances")
 def report_instances(runs: List[RunInfo], base: Optional[RunInfo], out: Path) -> List[str]:
     import matplotlib
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Sequence
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import torch
@@ -24,7 +26,9 @@ from sambench import masks as mask_utils
 from sambench.data import Instance, Sample
 from sambench.models.base import ImageEmbedding, PromptableModel, PromptBatch, UnsupportedPromptError
 from sambench.prompts import Click, first_point, next_click
-from sambench.runner import stable_seed
+from sambench.published import published_point_deltas
+from sambench.reporting import RunInfo, save_plot, slug, unique_labels, write_table
+from sambench.rng import stable_seed
 
 from .base import TASKS, Task, skipped_entries
 
@@ -211,3 +215,113 @@ class PointTask(Task):
         mean_oracle = {"1": float(np.mean([d["miou_oracle"]["1"] for d in valid]))} if valid else {}
         return {"task": "point", "model_label": config["model"].get("label"), "datasets": datasets,
                 "mean_miou": mean, "mean_miou_oracle": mean_oracle, "protocol": config["protocol"]}
+
+    @staticmethod
+    def report(runs: List[RunInfo], base: Optional[RunInfo], out: Path) -> List[str]:
+        return report_point(runs, base, out)
+
+
+# ---------------------------------------------------------------------------------------------
+# report
+# ---------------------------------------------------------------------------------------------
+
+def report_point(runs: List[RunInfo], base: Optional[RunInfo], out: Path) -> List[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    labels = unique_labels(runs)
+    sections: List[str] = []
+    long_rows = []
+    for run, label in zip(runs, labels):
+        s = run.summary
+        points = [str(k) for k in run.config["protocol"]["points"]]
+        rows = []
+        for name, d in s["datasets"].items():
+            row = {"dataset": name, "n_masks": d["n_masks"], "n_skipped": d["n_skipped"]}
+            row.update({f"mIoU@{k}": d["miou"].get(k) for k in points})
+            row["oracle@1"] = d["miou_oracle"].get("1")
+            if "noc" in d:
+                row.update({f"NoC@{t}": v for t, v in d["noc"].items()})
+            rows.append(row)
+            for k in points:
+                if k in d["miou"]:
+                    long_rows.append({"run": label, "dataset": name, "points": int(k), "mIoU": d["miou"][k], "mask": "default"})
+            if "1" in d["miou_oracle"]:
+                long_rows.append({"run": label, "dataset": name, "points": 1, "mIoU": d["miou_oracle"]["1"], "mask": "oracle"})
+        if len(rows) > 1:
+            mean = {"dataset": "mean over datasets", "n_masks": sum(r["n_masks"] for r in rows),
+                    "n_skipped": sum(r["n_skipped"] for r in rows)}
+            mean.update({f"mIoU@{k}": s["mean_miou"].get(k) for k in points})
+            mean["oracle@1"] = s["mean_miou_oracle"].get("1")
+            rows.append(mean)
+        frame = pd.DataFrame(rows)
+        name = f"point_miou_{slug(label)}"
+        write_table(frame, out / "tables", name, caption=f"Point prompts, mIoU, {label}")
+        sections += [f"## {label}", "", (out / "tables" / f"{name}.md").read_text(), ""]
+
+    # comparison at 1 point against the baseline run (Fig. 9a style)
+    if base is not None:
+        base_label = base.label + " (baseline)"
+        delta_rows = []
+        for run, label in zip(runs, labels):
+            for name, d in run.summary["datasets"].items():
+                b = base.summary["datasets"].get(name)
+                if b and "1" in d["miou"] and "1" in b["miou"]:
+                    delta_rows.append({"run": label, "dataset": name, "mIoU@1": d["miou"]["1"],
+                                       "baseline mIoU@1": b["miou"]["1"], "delta": d["miou"]["1"] - b["miou"]["1"]})
+        if delta_rows:
+            delta = pd.DataFrame(delta_rows)
+            write_table(delta, out / "tables", "point_delta_vs_baseline",
+                        caption=f"IoU at 1 centre point, minus the baseline {base_label}")
+            sections += [f"## Delta at 1 point against {base_label}", "",
+                         (out / "tables" / "point_delta_vs_baseline.md").read_text(), ""]
+            ref = published_point_deltas().rename(columns={"abbrev": "dataset"})
+            ncols = 2 if len(ref) else 1
+            fig, axes = plt.subplots(1, ncols, figsize=(6 * ncols, 0.3 * max(len(delta), len(ref)) + 1.5))
+            axes = [axes] if ncols == 1 else axes
+            d_sorted = delta.sort_values("delta", ascending=False).assign(delta_points=lambda f: 100 * f["delta"])
+            sns.barplot(data=d_sorted, y="dataset", x="delta_points", hue="run", ax=axes[0], orient="h")
+            axes[0].axvline(0, color="k", lw=0.8)
+            axes[0].set_title(f"measured: IoU delta at 1 point vs {base.label}", fontsize=9)
+            axes[0].set_xlabel("IoU delta (points)")
+            if ncols == 2:
+                r_sorted = ref.sort_values("delta_iou_sam_minus_ritm_1pt", ascending=False)
+                sns.barplot(data=r_sorted, y="dataset", x="delta_iou_sam_minus_ritm_1pt", ax=axes[1], orient="h",
+                            color="0.6")
+                axes[1].axvline(0, color="k", lw=0.8)
+                axes[1].set_title("published (SAM paper Fig. 9a): SAM - RITM, 23 datasets", fontsize=9)
+                axes[1].set_xlabel("IoU delta (points)")
+            sections += save_plot(fig, out, "point_delta_per_dataset.png", "per-dataset delta")
+        for row in _long_rows_for(base, base_label):
+            long_rows.append(row)
+
+    # mIoU vs number of points (Fig. 9c/9d style), mean over datasets
+    if long_rows:
+        frame = pd.DataFrame(long_rows)
+        mean = frame.groupby(["run", "points", "mask"], as_index=False)["mIoU"].mean()
+        fig, ax = plt.subplots(figsize=(6, 4))
+        sns.lineplot(data=mean[mean["mask"] == "default"], x="points", y="mIoU", hue="run", marker="o", ax=ax)
+        orc = mean[mean["mask"] == "oracle"]
+        if len(orc):
+            ax.scatter(orc["points"], orc["mIoU"], marker="*", s=120, c="k", label="oracle mask @1", zorder=5)
+        pub = {"SAM ViT-H (published, SAM 2 paper)": (0.581, 0.813), "SAM ViT-B (published, SAM 2 paper)": (0.559, 0.809)}
+        for name, (one, five) in pub.items():
+            ax.plot([1, 5], [one, five], ls="none", marker="x", markersize=9, label=name)
+        ax.set_xlabel("number of points")
+        ax.set_ylabel("mIoU (mean over datasets)")
+        ax.set_ylim(0, 1)
+        ax.legend(fontsize=7)
+        ax.set_title("mIoU vs number of points (published: 23-dataset mean)")
+        sections += save_plot(fig, out, "point_miou_vs_points.png", "mIoU vs points")
+    return sections
+
+
+def _long_rows_for(run: RunInfo, label: str) -> List[Dict]:
+    rows = []
+    for name, d in run.summary["datasets"].items():
+        for k, v in d["miou"].items():
+            rows.append({"run": label, "dataset": name, "points": int(k), "mIoU": v, "mask": "default"})
+    return rows

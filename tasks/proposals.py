@@ -1,6 +1,6 @@
 """Zero-shot object proposals (SAM paper §7.3, Table 4): class-agnostic mask AR@1000 on LVIS v1 val.
 
-Per image, the automatic mask generator (``sambench.amg``) with the paper's settings: a 64x64
+Per image, the automatic mask generator (``sambench.generation.amg``) with the paper's settings: a 64x64
 point grid, 3 masks per point, no crops, no predicted-IoU or stability filtering, box NMS 0.9,
 ranked by the mean of predicted IoU and stability score (the authors' guidance, segment-anything
 issue 205), top 1000 kept. ``--variant single``: the single-output model setting, a 128x128 grid,
@@ -8,7 +8,7 @@ one mask per point, NMS 0.95, random ranking (seeded per image). Grid, NMS thres
 kept are options (small grids for tests), all recorded in the protocol.
 
 Scoring uses the official evaluator on the dataset's annotation file: LVISEval made class-agnostic
-(every category mapped to one; see ``sambench.coco_eval``), ``max_dets = 1000``: AR over IoU
+(every category mapped to one; see ``sambench.metrics.coco_eval``), ``max_dets = 1000``: AR over IoU
 0.50:0.95 overall, by object area (small/medium/large, LVIS's ranges) and by category frequency
 (frequent/common/rare: recall against the ground truth of those categories only). A COCO-format
 annotation file is scored with pycocotools (``useCats=0``) and has no frequency groups.
@@ -32,13 +32,13 @@ import numpy as np
 import pandas as pd
 from pycocotools import mask as coco_mask
 
-from sambench import coco_eval
-from sambench.amg import AmgConfig, check_model as amg_check_model, generate_masks
+from sambench.metrics import coco_eval
+from sambench.generation.amg import AmgConfig, check_model as amg_check_model, generate_masks
 from sambench.data import Instance, Sample
 from sambench.models.base import ImageEmbedding, PromptableModel
 from sambench.published import percent, published_rows
-from sambench.report import REPORTS, RunInfo, save_plot, unique_labels, write_table
-from sambench.runner import stable_seed
+from sambench.reporting import RunInfo, save_plot, unique_labels, write_table
+from sambench.rng import stable_seed
 
 from .base import TASKS, Task, skipped_entries
 from .instances import annotation_file_of
@@ -70,6 +70,7 @@ class ProposalsTask(Task):
     name = "proposals"
     subsample = False
     multi_dataset = False
+    needs_annotation_file = True
     columns = ["kind", "rank", "score", "pred_iou", "stability", "area", "box_x", "box_y", "box_w", "box_h",
                "max_gt_iou", "n_points", "n_generated", "n_after_nms", "n_kept", "rle"]
 
@@ -109,11 +110,6 @@ class ProposalsTask(Task):
 
     @classmethod
     def from_args(cls, args) -> "ProposalsTask":
-        from dataset_adapters import DATASETS
-
-        if not hasattr(DATASETS.get(args.dataset), "annotation_file"):
-            raise ValueError(f"dataset '{args.dataset}' has no annotation file; the proposals task scores with "
-                             f"LVIS/COCO evaluators (use lvis, coco2017 or coco)")
         return cls(args.variant, args.points_per_side, args.box_nms, args.max_proposals, args.points_per_batch,
                    args.store, run_dir=Path(args.out))
 
@@ -170,6 +166,10 @@ class ProposalsTask(Task):
         keys = [f"AR@{K}", "AR_s", "AR_m", "AR_l", "AR_f", "AR_c", "AR_r"]
         return f"{summary.get('dataset')}: " + ", ".join(f"{k}={summary[k]:.3f}" for k in keys
                                                         if summary.get(k) is not None)
+
+    @staticmethod
+    def report(runs: List[RunInfo], base: Optional[RunInfo], out: Path) -> List[str]:
+        return report_proposals(runs, base, out)
 
     def summarize(self, records: pd.DataFrame, done: List[Dict], config: Dict) -> Dict:
         entry = config["datasets"][0]
@@ -229,7 +229,6 @@ class ProposalsTask(Task):
 
 
 
-@REPORTS.register("proposals")
 def report_proposals(runs: List[RunInfo], base: Optional[RunInfo], out: Path) -> List[str]:
     import matplotlib
 

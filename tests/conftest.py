@@ -30,6 +30,6 @@ def run_cli(*args, check=True, env=None, timeout=600):
 @pytest.fixture(scope="session")
 def demo_root(tmp_path_factory) -> Path:
     """The generated demo dataset in a per-session folder."""
-    from dataset_adapters.demo import ensure_demo
+    from sambench.datasets.demo import ensure_demo
 
     return ensure_demo(tmp_path_factory.mktemp("demo-data"))

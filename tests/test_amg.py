@@ -1,11 +1,11 @@
-"""The grid-of-points automatic mask generator (sambench.amg) on cases with known answers."""
+"""The grid-of-points automatic mask generator (sambench.generation.amg) on cases with known answers."""
 
 import numpy as np
 import pytest
 import torch
 
 from sambench import masks as mask_utils
-from sambench.amg import (AmgConfig, box_nms, build_point_grid, generate_masks, grid_points, masks_to_boxes,
+from sambench.generation.amg import (AmgConfig, box_nms, build_point_grid, generate_masks, grid_points, masks_to_boxes,
                           rank_order, stability_score)
 from sambench.data import Instance, Sample
 from sambench.models import build_model

@@ -1,4 +1,4 @@
-"""Tests of the BSDS500 boundary benchmark re-implementation (sambench.boundaries).
+"""Tests of the BSDS500 boundary benchmark re-implementation (sambench.metrics.bsds).
 
 The golden tests compare with the MATLAB benchmark's own outputs shipped with BSDS500
 (``bench/data/test_N``); they need ``../shared/data`` beside the checkout and are skipped with a
@@ -16,7 +16,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 from skimage.morphology import thin as sk_thin
 
-from sambench import boundaries as B
+from sambench.metrics import bsds as B
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 BENCH = SHARED / "BSDS500" / "bench" / "data"

@@ -8,7 +8,7 @@ import sys
 import pandas as pd
 
 from conftest import REPO, run_cli
-from sambench.store import RunFolder
+from sambench.app.store import RunFolder
 
 
 def _free_port() -> int:

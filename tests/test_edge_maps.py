@@ -1,4 +1,4 @@
-"""Tests of the classical soft edge maps and edge post-processing (sambench.edge_maps)."""
+"""Tests of the classical soft edge maps and edge post-processing (sambench.generation.edge_maps)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 from scipy import ndimage as ndi
 from skimage.morphology import thin as sk_thin
 
-from sambench import boundaries as B
-from sambench import edge_maps as E
+from sambench.metrics import bsds as B
+from sambench.generation import edge_maps as E
 
 
 def _square_image(h=64, w=80, noise=0.02, seed=0):

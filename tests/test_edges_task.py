@@ -12,12 +12,12 @@ from PIL import Image
 from scipy import ndimage as ndi
 
 from conftest import run_cli, shared
-from sambench.boundaries import read_prediction_png
-from sambench.cli import main
+from sambench.metrics.bsds import read_prediction_png
+from sambench.app.cli import main
 from sambench.models import build_model
 from sambench.models.base import (Capabilities, ImageEmbedding, Prediction, PromptableModel, PromptBatch,
                                   UnsupportedPromptError)
-from sambench.sam_edges import (EdgeRecipe, boundary_pixels, combine_contributions, mask_edge_contributions,
+from sambench.generation.sam_edges import (EdgeRecipe, boundary_pixels, combine_contributions, mask_edge_contributions,
                                 quantize_edges, sam_edge_map, sobel_magnitude, write_edge_png)
 
 
@@ -143,8 +143,8 @@ def test_png_roundtrip_is_what_the_benchmark_reads(tmp_path):
 # ---------------------------------------------------------------------------------------------
 
 def test_classical_detectors_are_weight_free_models_without_prompts():
-    import tasks  # noqa: F401  (registers the edges task and its models)
-    from tasks.edges import EdgesTask, has_edge_map
+    import sambench.tasks  # noqa: F401  (registers the edges task and its models)
+    from sambench.tasks.edges import EdgesTask, has_edge_map
 
     img = (np.random.default_rng(1).random((30, 40, 3)) * 255).astype(np.uint8)
     for name in ("sobel", "canny", "felzenszwalb"):
@@ -168,7 +168,7 @@ def test_classical_detectors_are_weight_free_models_without_prompts():
 
 
 def test_published_table3_rows():
-    from tasks.edges import published_table3
+    from sambench.tasks.edges import published_table3
 
     t = published_table3().set_index("method")
     assert t.loc["SAM", "ODS"] == 0.768 and t.loc["SAM", "R50"] == 0.928

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from sambench.embedding_cache import EmbeddingCache
+from sambench.app.embedding_cache import EmbeddingCache
 from sambench.models import build_model
 
 

@@ -24,7 +24,7 @@ sys.path.insert(0, str(HERE))
 from conftest import run_cli, shared  # noqa: E402
 from fixtures_lvis import all_objects, gt_detections, half_iou, make_dataset, scenes  # noqa: E402
 
-from sambench.cli import main  # noqa: E402
+from sambench.app.cli import main  # noqa: E402
 
 
 @pytest.fixture(scope="module")

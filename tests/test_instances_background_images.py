@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from sambench import masks as mask_utils
-from sambench.cli import main
+from sambench.app.cli import main
 
 
 def test_detection_on_an_image_without_ground_truth_is_a_false_positive(tmp_path):

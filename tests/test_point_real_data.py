@@ -7,8 +7,8 @@ import pandas as pd
 from PIL import Image
 
 from conftest import run_cli, shared
-from dataset_adapters import build_dataset
-from dataset_adapters.manifest import Manifest, save_manifest
+from sambench.datasets import build_dataset
+from sambench.datasets.manifest import Manifest, save_manifest
 
 
 def _subset_manifest(tmp_path, name, root, n):

@@ -78,7 +78,7 @@ def test_same_seed_same_records_and_seed_changes_random_points(tmp_path, demo_ro
 
 
 def _records(out: Path) -> pd.DataFrame:
-    from sambench.store import RunFolder
+    from sambench.app.store import RunFolder
 
     return RunFolder(out).load_records()
 

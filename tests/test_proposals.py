@@ -19,7 +19,7 @@ sys.path.insert(0, str(HERE))
 
 from fixtures_lvis import all_objects, half_iou, make_dataset, scenes  # noqa: E402
 
-from sambench.cli import main  # noqa: E402
+from sambench.app.cli import main  # noqa: E402
 
 
 def run(tmp_path, name, *extra, root=None, dataset="coco", model="oracle", ann=None):
@@ -112,7 +112,7 @@ def test_storing_matched_proposals_only_is_exact(tmp_path, lvis_root):
 
     from lvis import LVIS, LVISEval, LVISResults
 
-    from sambench.coco_eval import _lvis_numpy_compat
+    from sambench.metrics.coco_eval import _lvis_numpy_compat
 
     gt_json = json.loads((lvis_root / "annotations" / "lvis_v1_val.json").read_text())
     for a in gt_json["annotations"]:
@@ -147,7 +147,7 @@ def test_coco_format_ground_truth_uses_pycocotools(tmp_path):
 
 
 def test_protocol_defaults_are_the_papers():
-    from tasks.proposals import ProposalsTask
+    from sambench.tasks.proposals import ProposalsTask
 
     p = ProposalsTask().protocol()
     assert p["amg"]["points_per_side"] == 64 and p["amg"]["box_nms_thresh"] == 0.9 and p["amg"]["multimask"]
@@ -159,7 +159,7 @@ def test_protocol_defaults_are_the_papers():
 
 
 def test_single_output_variant_with_sam_tiny_through_the_cli(tmp_path, lvis_root, capsys):
-    from dataset_adapters import DATASETS
+    from sambench.datasets import DATASETS
 
     if "lvis" not in DATASETS:
         pytest.skip("the lvis dataset adapter is not registered")

@@ -24,3 +24,63 @@ def test_entry_point_models_are_listed_and_built(monkeypatch):
     assert "disk-plugin" in fresh.names() and fresh.describe()["disk-plugin"] == "a plug-in model for the test"
     assert fresh.get("disk-plugin")().name == "oracle"
     assert "oracle" in MODELS.names()
+
+
+PLUGIN = '''
+"""A third-party package registering one model, one dataset and one task through entry points."""
+from sambench.datasets.coco import CocoFormat
+from sambench.models import build_model as _build
+from sambench.tasks.point import PointTask
+
+
+class PlugCoco(CocoFormat):
+    """a plug-in dataset (COCO format under another name)"""
+    name = "plug-coco"
+
+
+class PlugPoint(PointTask):
+    """a plug-in task (the point protocol under another name)"""
+    name = "plug-point"
+
+
+def build(checkpoint=None, device=None, download=False, **kw):
+    """a plug-in model (the oracle under another name)"""
+    return _build("oracle")
+'''
+
+
+def test_third_party_models_datasets_and_tasks_register_through_entry_points(tmp_path):
+    """A real installed distribution (a dist-info with entry_points.txt on the path), used from the CLI."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from sambench.datasets.demo import ensure_demo
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sb_plugin.py").write_text(PLUGIN)
+    info = site / "sb_plugin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: sb-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[sambench.models]\nplug-oracle = sb_plugin:build\n\n"
+                                           "[sambench.datasets]\nplug-coco = sb_plugin:PlugCoco\n\n"
+                                           "[sambench.tasks]\nplug-point = sb_plugin:PlugPoint\n")
+    env = dict(os.environ, PYTHONPATH=str(site))
+    listed = {}
+    for kind in ("models", "datasets", "tasks"):
+        proc = subprocess.run([sys.executable, "-m", "sambench", "list", kind], capture_output=True, text=True,
+                              env=env, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        listed[kind] = {line.split()[0] for line in proc.stdout.splitlines()}
+    assert "plug-oracle" in listed["models"] and "plug-coco" in listed["datasets"] and "plug-point" in listed["tasks"]
+    demo = ensure_demo(tmp_path / "demo")
+    proc = subprocess.run([sys.executable, "-m", "sambench", "run", "plug-point", "--model", "plug-oracle",
+                           "--dataset", "plug-coco", "--root", str(demo / "images"), "--ann",
+                           str(demo / "instances.json"), "--points", "1", "--cache-dir", "none", "--no-progress",
+                           "--out", str(tmp_path / "run")], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["datasets"]["plug-coco"]["miou"]["1"] == 1.0  # the oracle returns the ground truth
+    assert (tmp_path / "run" / "report.md").is_file()

@@ -2,9 +2,9 @@
 
 They need no weights and never see the ground truth (``weights = "weight-free"``, so every label
 says so). They take no prompts: ``encode`` computes the image's soft edge map in [0, 1] with
-:mod:`sambench.edge_maps` and ``edge_map(embedding)`` returns it; ``decode`` refuses. The edges
+:mod:`sambench.generation.edge_maps` and ``edge_map(embedding)`` returns it; ``decode`` refuses. The edges
 task scores any model that has an ``edge_map`` method directly, and every other model through
-the App. D.2 recipe (:mod:`sambench.sam_edges`).
+the App. D.2 recipe (:mod:`sambench.generation.sam_edges`).
 
 Options (``--model-arg KEY=VALUE``) are the keyword arguments of the edge-map functions, e.g.
 ``--model canny --model-arg sigmas=1,2 --model-arg n_levels=20`` or ``--model sobel --model-arg nms=0``;
@@ -23,7 +23,7 @@ from .base import Capabilities, ImageEmbedding, Prediction, PromptableModel, Pro
 
 
 def _functions() -> Dict[str, Callable[..., np.ndarray]]:
-    from ..edge_maps import canny_edges, felzenszwalb_edges, sobel_edges
+    from sambench.generation.edge_maps import canny_edges, felzenszwalb_edges, sobel_edges
 
     return {"sobel": sobel_edges, "canny": canny_edges, "felzenszwalb": felzenszwalb_edges}
 

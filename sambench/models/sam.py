@@ -136,7 +136,7 @@ class SamAdapter(PromptableModel):
     """
 
     capabilities = Capabilities(points=True, negative_points=True, boxes=True, mask_input=True, multimask=True)
-    cacheable = True  # embeddings are tensors: sambench.embedding_cache may store them
+    cacheable = True  # embeddings are tensors: sambench.app.embedding_cache may store them
 
     def __init__(self, sam: Sam, name: str, device: torch.device, weights: str = "trained",
                  checkpoint: Optional[Path] = None, checkpoint_sha256: Optional[str] = None,

@@ -13,9 +13,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fixtures_a as fx  # noqa: E402
 
-from dataset_adapters import DATASETS, build_dataset  # noqa: E402
-from dataset_adapters.base import DatasetLayoutError, RLEList  # noqa: E402
-from dataset_adapters.manifest import build_manifest  # noqa: E402
+from sambench.datasets import DATASETS, build_dataset  # noqa: E402
+from sambench.datasets.base import DatasetLayoutError, RLEList  # noqa: E402
+from sambench.datasets.manifest import build_manifest  # noqa: E402
 from sambench.data import BadSample, BadSampleError, Sample  # noqa: E402
 
 MINE = ["lvis", "lvis_v05", "bsds500", "ade20k", "cityscapes", "bbbc038", "davis", "coco_mval", "ppdls", "doors",
@@ -340,7 +340,7 @@ def test_real_bsds500():
 
 
 def test_encode_label_map_matches_per_value_encoding():
-    from dataset_adapters.base import encode_label_map
+    from sambench.datasets.base import encode_label_map
     from sambench import masks as mask_utils
 
     rng = np.random.default_rng(0)

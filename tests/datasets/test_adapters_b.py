@@ -18,7 +18,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fixtures_b import FIXTURES, H, W, rect  # noqa: E402
 
-from dataset_adapters import DATASETS, DatasetLayoutError, build_dataset  # noqa: E402
+from sambench.datasets import DATASETS, DatasetLayoutError, build_dataset  # noqa: E402
 from sambench.data import BadSample, Sample  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,10 +14,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fixtures_a as fx  # noqa: E402
 
-from dataset_adapters import arrow_cache, build_dataset  # noqa: E402
-from dataset_adapters.arrow_cache import CachedDataset, open_cached, source_signature  # noqa: E402
-from dataset_adapters.base import RLEList  # noqa: E402
-from dataset_adapters.manifest import build_manifest  # noqa: E402
+from sambench.datasets import arrow_cache, build_dataset  # noqa: E402
+from sambench.datasets.arrow_cache import CachedDataset, open_cached, source_signature  # noqa: E402
+from sambench.datasets.base import RLEList  # noqa: E402
+from sambench.datasets.manifest import build_manifest  # noqa: E402
 from sambench.data import BadSample, BadSampleError, Sample  # noqa: E402
 
 
@@ -194,7 +194,7 @@ def test_real_bbbc038_cache(tmp_path):
 
 def test_custom_image_loader_goes_through_adapter(tmp_path, cache_dir):
     """An adapter whose images are not plain files (e.g. cropped or decoded frames) keeps working cached."""
-    from dataset_adapters.davis import Davis345
+    from sambench.datasets.davis import Davis345
 
     class Flipped(Davis345):
         name = "davis_flipped_test"

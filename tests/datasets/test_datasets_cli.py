@@ -10,11 +10,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fixtures_a as fx  # noqa: E402
 
-from dataset_adapters import DATASETS, build_dataset  # noqa: E402
-from dataset_adapters.base import DatasetLayoutError  # noqa: E402
-from dataset_adapters.docs import in_tree_adapters, render_datasets_doc  # noqa: E402
-from dataset_adapters.manifest import build_manifest  # noqa: E402
-from sambench.datasets_cli import format_dataset_table, format_verify_report, list_datasets, verify_dataset  # noqa: E402
+from sambench.datasets import DATASETS, build_dataset  # noqa: E402
+from sambench.datasets.base import DatasetLayoutError  # noqa: E402
+from sambench.datasets.docs import in_tree_adapters, render_datasets_doc  # noqa: E402
+from sambench.datasets.manifest import build_manifest  # noqa: E402
+from sambench.app.datasets_cli import format_dataset_table, format_verify_report, list_datasets, verify_dataset  # noqa: E402
 
 
 def test_list_finds_fixtures_by_folder_name(tmp_path):
@@ -113,7 +113,7 @@ def test_docs_rendered_from_adapters():
 
 def test_docs_file_is_current():
     doc = Path(__file__).resolve().parents[2] / "docs" / "datasets.md"  # the checkout's copy
-    assert doc.is_file(), f"{doc} missing; regenerate with dataset_adapters.docs.write_datasets_doc()"
+    assert doc.is_file(), f"{doc} missing; regenerate with sambench.datasets.docs.write_datasets_doc()"
     assert doc.read_text() == render_datasets_doc(), (
         "docs/datasets.md is stale; regenerate: "
-        "python -c 'from dataset_adapters.docs import write_datasets_doc; write_datasets_doc()'")
+        "python -c 'from sambench.datasets.docs import write_datasets_doc; write_datasets_doc()'")

@@ -2,22 +2,22 @@
 
 1. Automatic masks from a 16 x 16 grid of single-point prompts, 3 masks per point (768 masks),
    no predicted-IoU or stability filtering, duplicates removed by box NMS at IoU 0.7
-   (:meth:`sambench.amg.AmgConfig.edges`).
+   (:meth:`sambench.generation.amg.AmgConfig.edges`).
 2. For every mask: the unthresholded probability map ``sigmoid(logits - mask_threshold)`` (SAM's
    threshold is 0, so this is the sigmoid of the logits); its Sobel gradient magnitude; set to
    zero everywhere except on the mask's *outer boundary pixels* (default: the pixels outside the
    binary mask that touch it in a 3 x 3 neighbourhood, ``dilate(mask) & ~mask``; ``inner`` and
    ``both`` are the alternatives, since the paper does not define the term).
 3. Pixel-wise maximum over the masks kept by NMS, linear normalisation to [0, 1], edge NMS
-   (:func:`sambench.edge_maps.edge_nms`, the structured-edge toolbox convention used by the HED /
+   (:func:`sambench.generation.edge_maps.edge_nms`, the structured-edge toolbox convention used by the HED /
    SE evaluation scripts: ``convTri(E, 1)``, orientation from ``convTri(E, 4)``, radius 1,
    5-pixel border, tolerance 1.01). Thinning is the benchmark's own (every thresholded map is
-   thinned by :func:`sambench.boundaries.evaluate_boundary_image`, ``thin=True``). As in the paper
+   thinned by :func:`sambench.metrics.bsds.evaluate_boundary_image`, ``thin=True``). As in the paper
    (normalise, then NMS) and the HED/SE scripts, the NMS output is not normalised again: the
    ``convTri`` pre-smoothing lowers thin ridges, so the map's maximum is usually below 1.
 
 Memory stays bounded: the Sobel response on the boundary is computed per decoder batch (in
-:func:`sambench.amg.generate_masks`' ``mask_fn``) and kept as a sparse (pixel index, value) list
+:func:`sambench.generation.amg.generate_masks`' ``mask_fn``) and kept as a sparse (pixel index, value) list
 per mask, so the 768 full-resolution probability maps never coexist; NMS then decides which
 masks' lists enter the maximum.
 """
@@ -32,8 +32,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .amg import AmgConfig, MaskProposals, check_model, generate_masks
-from .models.base import ImageEmbedding, PromptableModel
+from sambench.generation.amg import AmgConfig, MaskProposals, check_model, generate_masks
+from sambench.models.base import ImageEmbedding, PromptableModel
 
 __all__ = [
     "EdgeRecipe",
@@ -68,10 +68,10 @@ class EdgeRecipe:
       boundary: ``outer`` / ``inner`` / ``both`` (``BOUNDARY_MODES``), 3x3 (8-connected) neighbourhood.
       combine: ``max`` over masks (the only choice; recorded).
       normalize: ``minmax`` (linear to [0, 1]) or ``max`` (divide by the maximum), see
-        :func:`sambench.edge_maps.normalize_edges`.
+        :func:`sambench.generation.edge_maps.normalize_edges`.
       edge_nms: apply edge NMS.
       nms_radius, nms_border, nms_multiplier, nms_presmooth, nms_orient_radius: the arguments of
-        :func:`sambench.edge_maps.edge_nms` (radius, border, multiplier, presmooth, orient_radius).
+        :func:`sambench.generation.edge_maps.edge_nms` (radius, border, multiplier, presmooth, orient_radius).
     """
 
     amg: AmgConfig = field(default_factory=AmgConfig.edges)
@@ -229,7 +229,7 @@ def combine_contributions(contributions: Sequence[Tuple[np.ndarray, np.ndarray]]
 
 def postprocess_edges(combined: np.ndarray, recipe: EdgeRecipe) -> np.ndarray:
     """Normalisation to [0, 1] then (optionally) edge NMS, as ``recipe`` says; float64 (H, W)."""
-    from .edge_maps import edge_nms, normalize_edges
+    from sambench.generation.edge_maps import edge_nms, normalize_edges
 
     e = normalize_edges(combined, recipe.normalize)
     if recipe.edge_nms:

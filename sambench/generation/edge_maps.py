@@ -1,7 +1,7 @@
 """Classical soft edge maps and the generic edge post-processing of the edge-detection protocol.
 
 Zero-shot baselines (no learning, scikit-image / scipy), each returning an HxW float map in [0, 1]
-whose level sets the BSDS boundary benchmark (:mod:`sambench.boundaries`) sweeps:
+whose level sets the BSDS boundary benchmark (:mod:`sambench.metrics.bsds`) sweeps:
 
 * :func:`sobel_edges` -- Sobel gradient magnitude of the grey image, divided by its image maximum,
   optionally thinned by :func:`edge_nms` (default on).
@@ -32,7 +32,7 @@ import numba as nb
 import numpy as np
 from scipy import ndimage as ndi
 
-from .boundaries import seg_to_boundaries, thin_boundaries
+from sambench.metrics.bsds import seg_to_boundaries, thin_boundaries
 
 __all__ = [
     "to_gray",
@@ -400,7 +400,7 @@ def felzenszwalb_edges(
 
     Each scale ``k`` gives a segmentation (``skimage.segmentation.felzenszwalb`` on the RGB image,
     Gaussian ``sigma``, ``min_size`` default ``k / 4`` (at least 10) pixels); its boundary map is
-    taken with the benchmark's ``seg2bdry`` convention (:func:`sambench.boundaries.seg_to_boundaries`);
+    taken with the benchmark's ``seg2bdry`` convention (:func:`sambench.metrics.bsds.seg_to_boundaries`);
     the soft map is the mean of the boundary maps (fraction of scales at which a pixel lies on a
     segment boundary; coarse-scale boundaries score high).
 

@@ -5,9 +5,10 @@
     sambench report RUN... [--baseline RUN] [--out DIR]
     sambench list models|datasets|tasks
     sambench datasets list|verify ...
+    sambench edges-eval --pred DIR --root DIR
 
-Every task module adds its own options (``Task.add_arguments``); other modules can add whole
-commands through ``COMMANDS``. Known user errors end in one line on stderr and exit status 2.
+Every task declares its own options (``Task.add_arguments``) and report (``Task.report``) through
+the task registry. Known user errors end in one line on stderr and exit status 2.
 """
 
 from __future__ import annotations
@@ -18,9 +19,7 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from .registry import Registry, UnknownNameError
-
-COMMANDS: Registry = Registry("command")  # name -> (add_arguments(parser), run(args) -> int)
+from sambench.registry import UnknownNameError
 
 
 def _parse_kv(items: Optional[List[str]]) -> Dict[str, object]:
@@ -73,9 +72,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
 
 def build_datasets(args, subsample: bool = True, keep_empty: bool = False) -> list:
     """DatasetRun per --dataset (paired in order with --root/--ann/--manifest)."""
-    from dataset_adapters import build_dataset
-    from dataset_adapters.manifest import build_manifest, load_manifest
-    from .runner import DatasetRun
+    from sambench.datasets import build_dataset
+    from sambench.datasets.manifest import build_manifest, load_manifest
+    from sambench.app.runner import DatasetRun
 
     names = args.dataset if isinstance(args.dataset, list) else [args.dataset]
 
@@ -108,31 +107,31 @@ def maybe_cached(adapter, cache_dir):
     if cache_dir == "none" or adapter.name == "demo":
         return adapter
     try:
-        from dataset_adapters.arrow_cache import open_cached
+        from sambench.datasets.arrow_cache import open_cached
     except ImportError:
         return adapter
     return open_cached(adapter, cache_dir)
 
 
 def build_model_from_args(args):
-    from .models import build_model
+    from sambench.models import build_model
 
     return build_model(args.model, checkpoint=args.checkpoint, device=args.device, download=args.download,
                        **_parse_kv(args.model_arg))
 
 
-def task_from_config(config: dict):
-    """Rebuild the Task of a run from its config (for re-summarising)."""
-    from tasks import TASKS
-
-    return TASKS.get(config["task"]).from_protocol(config["protocol"])
-
-
 def cmd_run(args) -> int:
-    from tasks import TASKS
-    from .runner import run_task
+    from sambench.tasks import TASKS
+    from sambench.app.runner import run_task
 
     task = TASKS.get(args.task).from_args(args)
+    if task.needs_annotation_file:
+        from sambench.datasets import DATASETS
+
+        for name in args.dataset if isinstance(args.dataset, list) else [args.dataset]:
+            if not hasattr(DATASETS.get(name), "annotation_file"):
+                raise ValueError(f"dataset '{name}' has no annotation file; the {task.name} task scores "
+                                 f"with COCO/LVIS evaluators (use coco, coco2017 or lvis)")
     datasets = build_datasets(args, subsample=task.subsample, keep_empty=not task.needs_instances)
     model = build_model_from_args(args)
     summary = run_task(task, model, datasets, Path(args.out), seed=args.seed, resume=args.resume,
@@ -145,8 +144,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from tasks import TASKS  # noqa: F401  (registers task report builders)
-    from .report import write_report
+    from sambench.app.report import write_report
 
     out = Path(args.out or (Path(args.runs[0]).parent / "report"))
     path = write_report([Path(r) for r in args.runs], out, baseline=Path(args.baseline) if args.baseline else None)
@@ -155,9 +153,9 @@ def cmd_report(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from dataset_adapters import DATASETS
-    from tasks import TASKS
-    from .models import MODELS
+    from sambench.datasets import DATASETS
+    from sambench.tasks import TASKS
+    from sambench.models import MODELS
 
     registry = {"models": MODELS, "datasets": DATASETS, "tasks": TASKS}[args.kind]
     desc = registry.describe()
@@ -168,7 +166,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_datasets(args) -> int:
-    from .datasets_cli import format_dataset_table, format_verify_report, list_datasets, verify_dataset
+    from sambench.app.datasets_cli import format_dataset_table, format_verify_report, list_datasets, verify_dataset
 
     if args.action == "list":
         print(format_dataset_table(list_datasets(args.search or [])))
@@ -181,14 +179,14 @@ def cmd_datasets(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from .demo import run_demo
+    from sambench.app.demo import run_demo
 
     run_demo(Path(args.out), progress=not args.no_progress)
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from tasks import TASKS
+    from sambench.tasks import TASKS
 
     parser = argparse.ArgumentParser(prog="sambench", description="Zero-shot evaluation of promptable segmentation models "
                                      "(SAM and family), following the Segment Anything paper's protocols.")
@@ -233,19 +231,19 @@ def build_parser() -> argparse.ArgumentParser:
     p_list.add_argument("kind", choices=["models", "datasets", "tasks"])
     p_list.set_defaults(func=cmd_list)
 
-    for name in COMMANDS.names():
-        add_args, run = COMMANDS.get(name)
-        cp = sub.add_parser(name, help=(run.__doc__ or "").strip().split("\n")[0])
-        add_args(cp)
-        cp.set_defaults(func=run)
+    p_eval = sub.add_parser("edges-eval", help="score a folder of edge-map PNGs with the BSDS500 boundary benchmark")
+    from sambench.app import edges_eval
+
+    edges_eval.add_arguments(p_eval)
+    p_eval.set_defaults(func=edges_eval.run_edges_eval)
     return parser
 
 
 def user_errors() -> Tuple[type, ...]:
-    from dataset_adapters.base import DatasetLayoutError
-    from .models.base import UnsupportedPromptError
-    from .models.sam import CheckpointError
-    from .store import RunFolderError
+    from sambench.datasets.base import DatasetLayoutError
+    from sambench.models.base import UnsupportedPromptError
+    from sambench.models.sam import CheckpointError
+    from sambench.app.store import RunFolderError
 
     return (DatasetLayoutError, CheckpointError, UnknownNameError, RunFolderError, UnsupportedPromptError,
             FileNotFoundError, ValueError)
@@ -253,7 +251,6 @@ def user_errors() -> Tuple[type, ...]:
 
 def main(argv: Optional[List[str]] = None) -> int:
     try:
-        import dataset_adapters  # noqa: F401  (registration, may register commands)
         parser = build_parser()
     except Exception as exc:  # a broken plug-in must not hide the cause
         print(f"sambench: error: {exc}", file=sys.stderr)

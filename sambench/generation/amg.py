@@ -34,8 +34,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from . import masks as mask_utils
-from .models.base import ImageEmbedding, PromptableModel, PromptBatch, UnsupportedPromptError
+from sambench import masks as mask_utils
+from sambench.models.base import ImageEmbedding, PromptableModel, PromptBatch, UnsupportedPromptError
 
 __all__ = [
     "AmgConfig",

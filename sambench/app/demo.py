@@ -9,20 +9,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .runner import DatasetRun, run_task
-from .store import RunFolder
+from sambench.app.runner import DatasetRun, run_task
+from sambench.app.store import RunFolder
 
 DEMO_MODELS = ("random-walker", "sam-tiny")
 
 
 def run_demo(out: Path, progress: bool = True) -> Path:
     """Run the demo into ``out``; returns the comparison report's path."""
-    from dataset_adapters import build_dataset
-    from dataset_adapters.manifest import build_manifest
-    from tasks.point import PointTask
+    from sambench.datasets import build_dataset
+    from sambench.datasets.manifest import build_manifest
+    from sambench.tasks.point import PointTask
 
-    from .models import build_model
-    from .report import write_report
+    from sambench.models import build_model
+    from sambench.app.report import write_report
 
     dataset = build_dataset("demo", None)
     manifest = build_manifest(dataset, seed=0)

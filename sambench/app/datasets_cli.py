@@ -78,7 +78,7 @@ def list_datasets(search_roots: Sequence[PathLike] = ()) -> List[dict]:
       default_split (the adapter's), paper_images, paper_masks, found (True/False, None where not
       applicable), path (the folder it opened on), found_split (the split found there).
     """
-    from dataset_adapters import DATASETS
+    from sambench.datasets import DATASETS
 
     rows = []
     for name in DATASETS.names():
@@ -152,8 +152,8 @@ def verify_dataset(name: str, root: Optional[PathLike] = None, ann: Optional[Pat
       non-crowd, nonzero area), n_crowd, n_zero_area, zero_area (image_id, instance_id),
       paper_images, paper_masks, manifest (checksum, seed, n_images, n_masks, subsampled), seconds.
     """
-    from dataset_adapters import build_dataset
-    from dataset_adapters.manifest import MAX_MASKS, TARGET_MASKS, build_manifest
+    from sambench.datasets import build_dataset
+    from sambench.datasets.manifest import MAX_MASKS, TARGET_MASKS, build_manifest
     from sambench.data import BadSampleError
 
     t0 = time.time()

@@ -22,12 +22,12 @@ from typing import List, Optional, Sequence
 import numpy as np
 import torch
 
-from .data import Sample
-from .models.base import ImageEmbedding, PromptableModel
+from sambench.data import Sample
+from sambench.models.base import ImageEmbedding, PromptableModel
 
 
 def model_signature(model: PromptableModel) -> str:
-    from .store import package_versions
+    from sambench.app.store import package_versions
 
     fp = {k: v for k, v in model.fingerprint().items() if k not in ("checkpoint", "label")}
     versions = package_versions()

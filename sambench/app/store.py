@@ -28,7 +28,7 @@ from typing import Dict, Iterable, List, Optional, Sequence
 
 import pandas as pd
 
-from . import __version__
+from sambench import __version__
 
 
 class RunFolderError(ValueError):

@@ -1,6 +1,6 @@
 """The loop every per-image task shares: manifest, sharding, resume, skips, records, summary.
 
-``run_task`` drives a ``Task`` (see ``tasks/base.py``) over one or more datasets with one model:
+``run_task`` drives a ``Task`` (``sambench.tasks.base``) over one or more datasets with one model:
 it writes the run config, encodes each image once (``encode_batch`` over a few images at a time),
 hands the task each sample with its embedding, appends the records image by image, and finally
 derives ``summary.json`` and the report from the records alone. Under ``torchrun`` each process
@@ -11,7 +11,6 @@ a barrier. Results do not depend on the sharding: per-mask randomness is seeded 
 from __future__ import annotations
 
 import os
-import zlib
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,10 +19,11 @@ from typing import List, Optional, Sequence, Tuple
 
 from tqdm import tqdm
 
-from . import __version__
-from .data import BadSampleError, Sample
-from .models.base import PromptableModel
-from .store import RunFolder, RunFolderError, command_line, device_info, now_iso, package_versions
+from sambench import __version__
+from sambench.data import BadSampleError, Sample
+from sambench.models.base import PromptableModel
+from sambench.app.store import RunFolder, RunFolderError, command_line, device_info, now_iso, package_versions
+from sambench.app.summary import comparable_keys, summarize_run
 
 
 @dataclass
@@ -50,18 +50,14 @@ def barrier(world: int) -> None:
     dist.barrier()
 
 
-def stable_seed(*parts) -> int:
-    """A seed from ids, the same in every process and run (Python's hash() is salted)."""
-    return zlib.crc32("/".join(str(p) for p in parts).encode())
-
-
-def comparable_keys(config: dict) -> dict:
-    """What must match for two runs (or a run and its resume) to be comparable."""
-    return {
-        "task": config.get("task"),
-        "protocol": config.get("protocol"),
-        "datasets": [(d["name"], d["manifest_checksum"]) for d in config.get("datasets", [])],
-    }
+def describe_dataset(d: DatasetRun) -> dict:
+    """A dataset's entry in the run config: the adapter's description, its manifest and annotation file."""
+    entry = dict(d.adapter.describe(), manifest_checksum=d.manifest.checksum(), n_images=d.manifest.n_images,
+                 n_masks=d.manifest.n_masks, subsampled=d.manifest.subsampled, manifest_seed=d.manifest.seed)
+    hook = getattr(d.adapter, "annotation_file", None)
+    if hook is not None:  # tasks scored by COCO/LVIS evaluators read it from here
+        entry["annotation_file"] = str(Path(hook()).resolve())
+    return entry
 
 
 def build_config(task, model: PromptableModel, datasets: Sequence[DatasetRun], seed: int, world: int) -> dict:
@@ -71,9 +67,7 @@ def build_config(task, model: PromptableModel, datasets: Sequence[DatasetRun], s
         "created": now_iso(),
         "command": command_line(),
         "model": model.fingerprint(),
-        "datasets": [dict(d.adapter.describe(), manifest_checksum=d.manifest.checksum(),
-                          n_images=d.manifest.n_images, n_masks=d.manifest.n_masks,
-                          subsampled=d.manifest.subsampled, manifest_seed=d.manifest.seed) for d in datasets],
+        "datasets": [describe_dataset(d) for d in datasets],
         "protocol": task.protocol(),
         "seed": seed,
         "versions": package_versions(),
@@ -133,7 +127,7 @@ def run_task(task, model: PromptableModel, datasets: Sequence[DatasetRun], out: 
     elif rank == 0:
         config["created"] = now_iso()
         folder.write_config(config)
-        from dataset_adapters.manifest import save_manifest
+        from sambench.datasets.manifest import save_manifest
 
         for d in datasets:
             save_manifest(d.manifest, Path(out) / f"manifest-{d.adapter.name}.json")
@@ -159,7 +153,7 @@ def run_task(task, model: PromptableModel, datasets: Sequence[DatasetRun], out: 
 
     encoder = model
     if embedding_cache is not None and getattr(model, "cacheable", False):
-        from .embedding_cache import EmbeddingCache
+        from sambench.app.embedding_cache import EmbeddingCache
 
         encoder = EmbeddingCache(embedding_cache, model)
     bar = tqdm(total=len(todo), desc=f"{task.name} [{model.label()}]", disable=not progress, unit="img")
@@ -181,7 +175,7 @@ def run_task(task, model: PromptableModel, datasets: Sequence[DatasetRun], out: 
         return None
     summary = summarize_run(task, out)
     if report:
-        from .report import write_report
+        from sambench.app.report import write_report
 
         write_report([Path(out)], Path(out))
     return summary
@@ -220,17 +214,3 @@ def _process_batch(task, model, encoder, datasets, folder: RunFolder, batch, see
                       "row_index": row_index})
         folder.append_image(name, image_id, rows, status="ok",
                             extra={"skipped_masks": skipped} if skipped else None)
-
-
-def summarize_run(task, out: Path) -> dict:
-    """(Re)derive summary.json from a run folder's records."""
-    folder = RunFolder(out)
-    config = folder.read_config()
-    task.run_dir = Path(out)
-    records = folder.load_records()
-    summary = task.summarize(records, folder.load_done(), config)
-    summary.setdefault("task", task.name)
-    summary["model"] = config["model"]
-    summary["run"] = str(Path(out))
-    folder.write_summary(summary)
-    return summary

@@ -1,0 +1,1 @@
+"""The application layer: runner, run folder, embedding cache, reporter, CLI and demo. It alone knows core, tasks and datasets."""
