@@ -1,13 +1,18 @@
-"""One registry per kind (models, datasets, tasks): a dict of builders with a short name per entry."""
+"""One registry per kind (models, datasets, tasks): a dict of builders with a short name per entry.
+
+Names follow one spelling convention: lower case words joined by hyphens (``sam-vit-h``). Older
+spellings stay accepted as aliases (``sam-vit_h``); an unknown name suggests the closest known one.
+"""
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.util
 import sys
 from importlib import metadata
 from pathlib import Path
-from typing import Callable, Dict, Generic, Iterator, Optional, TypeVar
+from typing import Callable, Dict, Generic, Iterator, Optional, Sequence, TypeVar
 
 T = TypeVar("T")
 
@@ -32,10 +37,12 @@ class Registry(Generic[T]):
         self.entry_point_group = entry_point_group
         self._builders: Dict[str, Callable[..., T]] = {}
         self._descriptions: Dict[str, str] = {}
+        self._aliases: Dict[str, str] = {}
         self._entry_points_loaded = False
 
-    def register(self, name: str, description: str = "") -> Callable[[Callable[..., T]], Callable[..., T]]:
-        """Decorator: register `builder` under `name`."""
+    def register(self, name: str, description: str = "",
+                 aliases: Sequence[str] = ()) -> Callable[[Callable[..., T]], Callable[..., T]]:
+        """Decorator: register `builder` under `name` (and the older spellings `aliases`)."""
 
         def decorator(builder: Callable[..., T]) -> Callable[..., T]:
             if name in self._builders and self._builders[name] is not builder:
@@ -43,9 +50,21 @@ class Registry(Generic[T]):
             self._builders[name] = builder
             doc = description or (builder.__doc__ or "").strip().split("\n")[0]
             self._descriptions[name] = doc
+            for alias in aliases:
+                if self._aliases.get(alias, name) != name or alias in self._builders:
+                    raise ValueError(f"{self.kind} alias '{alias}' is taken")
+                self._aliases[alias] = name
             return builder
 
         return decorator
+
+    def canonical(self, name: str) -> str:
+        """The registered name `name` stands for (itself unless it is an alias)."""
+        return self._aliases.get(name, name)
+
+    def aliases(self) -> Dict[str, str]:
+        """Older spellings still accepted: alias -> registered name."""
+        return dict(self._aliases)
 
     def _load_entry_points(self) -> None:
         if self._entry_points_loaded or not self.entry_point_group:
@@ -67,7 +86,7 @@ class Registry(Generic[T]):
 
     def __contains__(self, name: str) -> bool:
         self._load_entry_points()
-        return name in self._builders
+        return self.canonical(name) in self._builders
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
@@ -75,11 +94,18 @@ class Registry(Generic[T]):
     def get(self, name: str) -> Callable[..., T]:
         """Return the builder for `name`, a registered short name or a `file.py:NAME` / `module:NAME` spec."""
         self._load_entry_points()
-        if name in self._builders:
-            return self._builders[name]
+        if self.canonical(name) in self._builders:
+            return self._builders[self.canonical(name)]
         if ":" in name:
             return load_object(name)
-        raise UnknownNameError(f"unknown {self.kind} '{name}'; known: {', '.join(self.names())}")
+        raise UnknownNameError(f"unknown {self.kind} '{name}'{self.suggest(name)}; known: {', '.join(self.names())}")
+
+    def suggest(self, name: str) -> str:
+        """"; did you mean 'X'?" for the closest registered name or alias (difflib), else ""."""
+        candidates = self.names() + sorted(self._aliases)
+        lowered = {c.lower().replace("_", "-"): c for c in candidates}
+        close = difflib.get_close_matches(name.lower().replace("_", "-"), list(lowered), n=1, cutoff=0.6)
+        return f"; did you mean '{self.canonical(lowered[close[0]])}'?" if close else ""
 
 
 def load_object(spec: str):

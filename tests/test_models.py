@@ -60,10 +60,11 @@ def test_sam_tiny_is_seeded_and_labelled_untrained():
 
 
 def test_registry_lists_builders_and_unknown_name_lists_known():
-    assert {"sam-vit_h", "sam-vit_l", "sam-vit_b", "sam-tiny", "random-walker", "oracle"} <= set(MODELS.names())
+    assert {"sam-vit-h", "sam-vit-l", "sam-vit-b", "sam-tiny", "random-walker", "oracle"} <= set(MODELS.names())
+    assert all(old in MODELS for old in ("sam-vit_h", "sam-vit_l", "sam-vit_b"))  # older spellings still accepted
     with pytest.raises(KeyError) as err:
         build_model("sam-vit_x")
-    assert "sam-vit_b" in str(err.value)
+    assert "sam-vit-b" in str(err.value)
 
 
 def test_capabilities_refuse_clearly():
@@ -144,7 +145,7 @@ def test_a_finetuned_vit_b_is_accepted_and_its_hash_recorded(tmp_path):
     model = build_model("sam-vit_b", checkpoint=str(path), device="cpu")
     fp = model.fingerprint()
     assert fp["checkpoint_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
-    assert fp["official_release"] is None and fp["weights"] == "trained" and model.label() == "sam-vit_b"
+    assert fp["official_release"] is None and fp["weights"] == "trained" and model.label() == "sam-vit-b"
 
 
 def test_download_failure_is_one_line(tmp_path):

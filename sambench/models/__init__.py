@@ -16,19 +16,22 @@ from .base import (Capabilities, ImageEmbedding, Prediction, PromptableModel, Pr
 MODELS: Registry = Registry("model", entry_point_group="sambench.models")
 
 
-@MODELS.register("sam-vit_h", "Segment Anything ViT-H (official checkpoint sam_vit_h_4b8939.pth)")
+@MODELS.register("sam-vit-h", "Segment Anything ViT-H (official checkpoint sam_vit_h_4b8939.pth)",
+                 aliases=("sam-vit_h",))
 def _sam_vit_h(checkpoint=None, device=None, download=False, **kw):
     from .sam import build_official_sam
     return build_official_sam("vit_h", checkpoint, device, download, **kw)
 
 
-@MODELS.register("sam-vit_l", "Segment Anything ViT-L (official checkpoint sam_vit_l_0b3195.pth)")
+@MODELS.register("sam-vit-l", "Segment Anything ViT-L (official checkpoint sam_vit_l_0b3195.pth)",
+                 aliases=("sam-vit_l",))
 def _sam_vit_l(checkpoint=None, device=None, download=False, **kw):
     from .sam import build_official_sam
     return build_official_sam("vit_l", checkpoint, device, download, **kw)
 
 
-@MODELS.register("sam-vit_b", "Segment Anything ViT-B (official checkpoint sam_vit_b_01ec64.pth)")
+@MODELS.register("sam-vit-b", "Segment Anything ViT-B (official checkpoint sam_vit_b_01ec64.pth)",
+                 aliases=("sam-vit_b",))
 def _sam_vit_b(checkpoint=None, device=None, download=False, **kw):
     from .sam import build_official_sam
     return build_official_sam("vit_b", checkpoint, device, download, **kw)

@@ -27,13 +27,9 @@ from segment_anything.utils.transforms import ResizeLongestSide
 
 from ..data import Sample
 from .base import Capabilities, ImageEmbedding, Prediction, PromptableModel, PromptBatch, sha256_file
+from .checkpoint import CheckpointError, load_torch_file, official_release_of, register_official, verify_before_load
 
 DEFAULT_CHECKPOINT_DIR = Path("~/.cache/sambench/checkpoints").expanduser()
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that is missing, corrupt, of another architecture or not the official file it claims to be."""
-
 
 OFFICIAL_CHECKPOINTS: Dict[str, dict] = {
     "vit_h": {"file": "sam_vit_h_4b8939.pth", "bytes": 2564550879,
@@ -45,6 +41,12 @@ OFFICIAL_CHECKPOINTS: Dict[str, dict] = {
 }
 OFFICIAL_URL = "https://dl.fbaipublicfiles.com/segment_anything/{file}"
 ENCODER_WIDTH = {1280: "vit_h", 1024: "vit_l", 768: "vit_b"}
+register_official("SAM", OFFICIAL_CHECKPOINTS)
+
+
+def model_name(arch: str) -> str:
+    """The registry name of official SAM ``arch``: vit_h -> sam-vit-h."""
+    return "sam-" + arch.replace("_", "-")
 
 
 def resolve_device(device: Optional[str] = None) -> torch.device:
@@ -88,13 +90,13 @@ def download_checkpoint(arch: str, cache_dir: Optional[Path] = None, url: Option
 
 
 def load_state_dict(path: Path) -> Dict[str, torch.Tensor]:
-    """Load a checkpoint's state dict safely (weights_only); unwraps {'model': ...}/{'state_dict': ...}."""
+    """Load a checkpoint's state dict safely (weights_only); unwraps {'model': ...}/{'state_dict': ...}.
+
+    Callers check an official name's SHA-256 first (``verify_before_load``); this only loads.
+    """
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found (expected a SAM .pth file)")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(f"{path}: not a loadable PyTorch checkpoint ({str(exc).splitlines()[0]})") from exc
+    obj = load_torch_file(path)
     for key in ("model", "state_dict"):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]
@@ -108,19 +110,10 @@ def guess_architecture(state: Dict[str, torch.Tensor]) -> Optional[str]:
     return ENCODER_WIDTH.get(int(w.shape[0])) if w is not None else None
 
 
-def check_official_name(path: Path, digest: str) -> None:
-    """A file carrying an official release's name must be that release, byte for byte."""
-    for arch, info in OFFICIAL_CHECKPOINTS.items():
-        if path.name == info["file"] and digest != info["sha256"]:
-            raise CheckpointError(f"{path}: named like the official {arch} checkpoint but its SHA-256 is "
-                                  f"{digest}, not {info['sha256']} (corrupt or renamed file)")
-
-
 def official_release(digest: str) -> Optional[str]:
-    for arch, info in OFFICIAL_CHECKPOINTS.items():
-        if digest == info["sha256"]:
-            return arch
-    return None
+    """The official SAM release (vit_h, vit_l, vit_b) with SHA-256 ``digest``, or None."""
+    entry = official_release_of(digest)
+    return entry.release if entry is not None and entry.family == "SAM" else None
 
 
 class SamAdapter(PromptableModel):
@@ -128,7 +121,7 @@ class SamAdapter(PromptableModel):
 
     Arguments:
       sam: the module (weights loaded).
-      name: registry name (``sam-vit_h``, ``sam-tiny`` ...).
+      name: registry name (``sam-vit-h``, ``sam-tiny`` ...).
       device: torch device.
       weights: "trained" or "untrained".
       checkpoint, checkpoint_sha256: provenance for the fingerprint.
@@ -212,24 +205,23 @@ def build_official_sam(arch: str, checkpoint: Optional[str] = None, device: Opti
     """Build official SAM ``arch`` (vit_h, vit_l, vit_b) from a local or downloaded checkpoint."""
     if checkpoint is None:
         if not download:
-            raise CheckpointError(f"sam-{arch} needs --checkpoint PATH (official file: "
+            raise CheckpointError(f"{model_name(arch)} needs --checkpoint PATH (official file: "
                                   f"{OFFICIAL_URL.format(file=OFFICIAL_CHECKPOINTS[arch]['file'])}) or --download")
         path = download_checkpoint(arch, Path(cache_dir) if cache_dir else None)
     else:
         path = Path(checkpoint).expanduser()
+    digest = verify_before_load(path, "SAM .pth file")  # an official name must hash right before anything is unpickled
     state = load_state_dict(path)
-    digest = sha256_file(path)
-    check_official_name(path, digest)
     found = guess_architecture(state)
     if found is not None and found != arch:
-        raise CheckpointError(f"{path}: this is a {found} checkpoint, not {arch} (use --model sam-{found})")
+        raise CheckpointError(f"{path}: this is a {found} checkpoint, not {arch} (use --model {model_name(found)})")
     sam = sam_model_registry[arch](checkpoint=None)
     result = sam.load_state_dict(state, strict=False)
     if result.missing_keys or result.unexpected_keys:
         problems = result.missing_keys[:3] + result.unexpected_keys[:3]
         raise CheckpointError(f"{path}: does not fit SAM {arch} ({len(result.missing_keys)} missing, "
                               f"{len(result.unexpected_keys)} unexpected keys, e.g. {', '.join(problems)})")
-    return SamAdapter(sam, name=f"sam-{arch}", device=resolve_device(device), weights="trained",
+    return SamAdapter(sam, name=model_name(arch), device=resolve_device(device), weights="trained",
                       checkpoint=path, checkpoint_sha256=digest, architecture=f"sam_{arch}")
 
 
