@@ -72,3 +72,21 @@ def percent(value) -> Optional[float]:
 def published_point_deltas() -> pd.DataFrame:
     """Table 7 / Fig. 9a of the SAM paper: the 23 datasets and SAM minus RITM IoU at 1 centre point."""
     return pd.read_csv(io.StringIO(reference_text("sa23_datasets.csv")))
+
+
+def published_point_means() -> pd.DataFrame:
+    """Published point-prompt mIoU (x100) at 1 and 5 clicks, each the mean over the 23 datasets (SAM 2 paper)."""
+    return pd.read_csv(io.StringIO(reference_text("point_23_means.csv")))
+
+
+def published_settings(table: str) -> dict:
+    """What the published numbers of ``table`` ("point", "3", "4", "5") were measured on: key -> value.
+
+    Values are strings as written in published_settings.csv (e.g. {"images": "200", "thresholds": "99"}),
+    so reports can say next to a measured row what differs from the published one.
+    """
+    frame = pd.read_csv(io.StringIO(reference_text("published_settings.csv")), dtype=str)
+    rows = frame[frame["table"] == str(table)]
+    if not len(rows):
+        raise ValueError(f"published_settings.csv has nothing for table {table}")
+    return dict(zip(rows["key"], rows["value"]))

@@ -37,8 +37,9 @@ from sambench.metrics.bsds import (DEFAULT_MAX_DIST, DEFAULT_OUTLIER_COST, Bound
                                  evaluate_boundary_image, make_thresholds)
 from sambench.data import Instance, Sample
 from sambench.models.base import ImageEmbedding, PromptableModel, UnsupportedPromptError
-from sambench.published import published_table
-from sambench.reporting import RunInfo, save_plot, unique_labels, write_table
+from sambench.published import published_settings, published_table
+from sambench.reporting import (RunInfo, delta_formats, labels_with_baseline, run_colors, save_plot, side_by_side,
+                                write_table)
 from sambench.generation.sam_edges import BOUNDARY_MODES, EdgeRecipe, quantize_edges, sam_edge_map, write_edge_png
 
 from .base import TASKS, Task, skipped_entries
@@ -271,6 +272,28 @@ def published_table3() -> pd.DataFrame:
     return published_table(3)[["method", "ODS", "OIS", "AP", "R50"]]
 
 
+def edges_differences(run: RunInfo) -> List[str]:
+    """What a measured edges run differs in from the published Table 3 numbers (thresholds, images, split, ...)."""
+    pub = published_settings("3")
+    s, bench = run.summary, (run.config.get("protocol") or {}).get("benchmark", {})
+    entry = (run.config.get("datasets") or [{}])[0]
+    out = []
+    if s.get("dataset") != pub["dataset"]:
+        out.append(f"dataset {s.get('dataset')} (published: {pub['dataset']})")
+    elif entry.get("split") and entry.get("split") != pub["split"]:
+        out.append(f"split {entry.get('split')} (published: {pub['split']})")
+    t = bench.get("thresholds")
+    n_thr = t if isinstance(t, int) else len(t or [])
+    if n_thr and n_thr != int(pub["thresholds"]):
+        out.append(f"{n_thr} thresholds (published: {pub['thresholds']})")
+    if bench.get("max_dist") is not None and float(bench["max_dist"]) != float(pub["max_dist"]):
+        out.append(f"maxDist {bench['max_dist']} (published: {pub['max_dist']})")
+    if s.get("n_images") is not None and s.get("n_images") != int(pub["images"]):
+        out.append(f"{s.get('n_images')} of {pub['images']} images" if s.get("dataset") == pub["dataset"]
+                   else f"{s.get('n_images')} images (published: {pub['images']})")
+    return out + ([run.incomplete] if run.incomplete else []) + run.subsets()
+
+
 def report_edges(runs: List[RunInfo], base: Optional[RunInfo], out: Path) -> List[str]:
     import matplotlib
 
@@ -278,29 +301,39 @@ def report_edges(runs: List[RunInfo], base: Optional[RunInfo], out: Path) -> Lis
     import matplotlib.pyplot as plt
 
     all_runs = list(runs) + ([base] if base is not None else [])
-    labels = unique_labels(runs) + ([base.label + " (baseline)"] if base is not None else [])
+    labels = labels_with_baseline(runs, base)
+    colors = run_colors(labels)
     rows = []
     for run, label in zip(all_runs, labels):
         s = run.summary
         rows.append({"method": label, "ODS": s.get("ods"), "OIS": s.get("ois"), "AP": s.get("ap"), "R50": s.get("r50"),
-                     "images": s.get("n_images"), "source": f"measured ({s.get('dataset')})"})
+                     "images": s.get("n_images"), "source": f"measured ({s.get('dataset')})",
+                     "differs from published": "; ".join(edges_differences(run)) or "-"})
     pub = published_table3()
     for r in pub.itertuples(index=False):
         rows.append({"method": f"{r.method} [published]", "ODS": r.ODS, "OIS": r.OIS, "AP": r.AP, "R50": r.R50,
-                     "images": 200, "source": PUBLISHED_SOURCE})
-    frame = pd.DataFrame(rows, columns=["method", "ODS", "OIS", "AP", "R50", "images", "source"])
+                     "images": 200, "source": PUBLISHED_SOURCE, "differs from published": ""})
+    frame = pd.DataFrame(rows, columns=["method", "ODS", "OIS", "AP", "R50", "images", "source", "differs from published"])
     for c in ("ODS", "OIS", "AP", "R50"):
         frame[c] = frame[c].astype(float)
     frame["images"] = frame["images"].map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(int(v)))
     write_table(frame, out / "tables", "edges_table3",
                 caption="Zero-shot edge detection, BSDS500 (layout of SAM paper Table 3); published rows are the "
-                        "paper's numbers on the 200 test images")
+                        "paper's numbers on the 200 test images with 99 thresholds; the last column says what a "
+                        "measured row differs in")
     sections = ["## Edge detection (Table 3)", "", (out / "tables" / "edges_table3.md").read_text(), ""]
+    if len(all_runs) > 1:
+        reference = labels[-1] if base is not None else labels[0]
+        values = {label: {"ODS": r.summary.get("ods"), "OIS": r.summary.get("ois"), "AP": r.summary.get("ap"),
+                          "R50": r.summary.get("r50"), "images": r.summary.get("n_images")}
+                  for r, label in zip(all_runs, labels)}
+        side = side_by_side(values, ["ODS", "OIS", "AP", "R50", "images"], reference)
+        write_table(side, out / "tables", "edges_side_by_side", formats=delta_formats(side),
+                    caption=f"Edge detection side by side; Δ = run minus {reference}")
+        sections += ["## Side by side", "", (out / "tables" / "edges_side_by_side.md").read_text(), ""]
     notes = []
     for run, label in zip(all_runs, labels):
         s = run.summary
-        if s.get("n_images") and s.get("n_images") != 200 and s.get("dataset") == "bsds500":
-            notes.append(f"- {label}: {s['n_images']} images (the paper scores the 200 test images)")
         if s.get("masks_per_image"):
             m = s["masks_per_image"]
             notes.append(f"- {label}: {m['generated']:.0f} masks generated per image, {m['after_nms']:.1f} after box NMS")
@@ -317,13 +350,15 @@ def report_edges(runs: List[RunInfo], base: Optional[RunInfo], out: Path) -> Lis
         c = run.summary.get("curve")
         if not c:
             continue
-        line, = ax.plot(c["recall"], c["precision"], lw=1.6, label=f"{label} (ODS {run.summary['ods']:.3f})")
-        ax.plot([run.summary["ods_recall"]], [run.summary["ods_precision"]], "o", color=line.get_color())
+        n_thr = len(c["recall"])
+        ax.plot(c["recall"], c["precision"], lw=1.6, color=colors[label],
+                label=f"{label} (ODS {run.summary['ods']:.3f}, {run.summary.get('n_images')} images, {n_thr} thresholds)")
+        ax.plot([run.summary["ods_recall"]], [run.summary["ods_precision"]], "o", color=colors[label])
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
-    ax.set_xlabel("recall")
+    ax.set_xlabel("recall (boundary pixels, all images pooled)")
     ax.set_ylabel("precision")
-    ax.set_title("BSDS500 boundary PR curves (grey: iso-F)\npublished curves are not available, see the table")
+    ax.set_title("BSDS500 boundary PR curves (grey: iso-F)\npublished curves are not available, see the table", fontsize=9)
     ax.legend(fontsize=7, loc="lower left")
     sections += save_plot(fig, out, "edges_pr.png", "PR curves")
     return sections

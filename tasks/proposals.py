@@ -36,8 +36,9 @@ from sambench.metrics import coco_eval
 from sambench.generation.amg import AmgConfig, check_model as amg_check_model, generate_masks
 from sambench.data import Instance, Sample
 from sambench.models.base import ImageEmbedding, PromptableModel
-from sambench.published import percent, published_rows
-from sambench.reporting import RunInfo, save_plot, unique_labels, write_table
+from sambench.published import percent, published_rows, published_settings
+from sambench.reporting import (PUBLISHED_COLORS, RunInfo, delta_formats, labels_with_baseline, run_colors, save_plot,
+                                side_by_side, write_table)
 from sambench.rng import stable_seed
 
 from .base import TASKS, Task, skipped_entries
@@ -229,6 +230,30 @@ class ProposalsTask(Task):
 
 
 
+def proposals_differences(run: RunInfo) -> List[str]:
+    """What a measured proposals run differs in from the published Table 4 numbers (data, images, grid, ...)."""
+    pub = published_settings("4")
+    s = run.summary
+    amg = (run.config.get("protocol") or {}).get("amg", {})
+    preset = AmgConfig.proposals() if s.get("variant", "default") == "default" else AmgConfig.proposals_single_output()
+    out = []
+    if s.get("annotation_format") != pub["dataset"]:
+        out.append(f"{s.get('annotation_format')}-format ground truth of {s.get('dataset')} (published: LVIS v1 val; "
+                   f"no frequency groups)")
+    if s.get("n_images") is not None and s.get("n_images") != int(pub["images"]):
+        out.append(f"{s.get('n_images')} of LVIS v1 val's {int(pub['images']):,} images"
+                   if s.get("annotation_format") == pub["dataset"] else f"{s.get('n_images')} images "
+                   f"(published: {int(pub['images']):,})")
+    if s.get("max_proposals", 1000) != int(pub["max_proposals"]):
+        out.append(f"AR@{s.get('max_proposals')} (published: AR@{pub['max_proposals']})")
+    if amg.get("points_per_side") not in (None, preset.points_per_side):
+        out.append(f"{amg['points_per_side']}x{amg['points_per_side']} grid (published: "
+                   f"{preset.points_per_side}x{preset.points_per_side})")
+    if amg.get("box_nms_thresh") not in (None, preset.box_nms_thresh):
+        out.append(f"box NMS {amg['box_nms_thresh']} (published: {preset.box_nms_thresh})")
+    return out + ([run.incomplete] if run.incomplete else []) + run.subsets()
+
+
 def report_proposals(runs: List[RunInfo], base: Optional[RunInfo], out: Path) -> List[str]:
     import matplotlib
 
@@ -236,8 +261,9 @@ def report_proposals(runs: List[RunInfo], base: Optional[RunInfo], out: Path) ->
     import matplotlib.pyplot as plt
 
     all_runs = runs + ([base] if base else [])
-    labels = unique_labels(all_runs)
-    rows = published_rows(4)
+    labels = labels_with_baseline(runs, base)
+    colors = run_colors(labels)
+    rows = [dict(r, **{"differs from published": ""}) for r in published_rows(4)]
     for run, label in zip(all_runs, labels):
         s = run.summary
         K = s.get("max_proposals", 1000)
@@ -246,11 +272,29 @@ def report_proposals(runs: List[RunInfo], base: Optional[RunInfo], out: Path) ->
             tag += f" (AR@{K})"
         rows.append({"method": tag, "all": percent(s.get(f"AR@{K}")), "small": percent(s.get("AR_s")),
                      "med": percent(s.get("AR_m")), "large": percent(s.get("AR_l")), "freq": percent(s.get("AR_f")),
-                     "com": percent(s.get("AR_c")), "rare": percent(s.get("AR_r"))})
-    table = pd.DataFrame(rows, columns=["method", "all", "small", "med", "large", "freq", "com", "rare"])
+                     "com": percent(s.get("AR_c")), "rare": percent(s.get("AR_r")),
+                     "differs from published": "; ".join(proposals_differences(run)) or "-"})
+    table = pd.DataFrame(rows, columns=["method", "all", "small", "med", "large", "freq", "com", "rare",
+                                        "differs from published"])
     write_table(table, out / "tables", "proposals_table4", float_format="{:.1f}",
-                caption="Table 4 layout: class-agnostic mask AR@1000 (x100); published rows on LVIS v1 val")
+                caption="Table 4 layout: class-agnostic mask AR@1000 (x100); published rows on LVIS v1 val "
+                        "(19,809 images); the last column says what a measured row differs in")
     sections = ["## Object proposals (Table 4 layout)", "", (out / "tables" / "proposals_table4.md").read_text(), ""]
+    if len(all_runs) > 1:
+        reference = labels[-1] if base is not None else labels[0]
+        keys = ["AR", "AR_s", "AR_m", "AR_l", "AR_f", "AR_c", "AR_r"]
+        values = {}
+        for run, label in zip(all_runs, labels):
+            s = run.summary
+            v = {"AR": s.get(f"AR@{s.get('max_proposals', 1000)}"), **{k: s.get(k) for k in keys[1:]}}
+            v.update({f"AR@{k}": a for k, a in (s.get("AR_at") or {}).items()})
+            values[label] = v
+        ks = sorted({k for v in values.values() for k in v if k.startswith("AR@")}, key=lambda k: int(k[3:]))
+        side = side_by_side(values, keys + ks, reference)
+        write_table(side, out / "tables", "proposals_side_by_side", formats=delta_formats(side),
+                    caption=f"Object proposals side by side (AR as fractions; AR = AR at the run's maximum number "
+                            f"of proposals); Δ = run minus {reference}")
+        sections += ["## Side by side", "", (out / "tables" / "proposals_side_by_side.md").read_text(), ""]
     detail = []
     for run, label in zip(all_runs, labels):
         s = run.summary
@@ -268,14 +312,16 @@ def report_proposals(runs: List[RunInfo], base: Optional[RunInfo], out: Path) ->
         curve = run.summary.get("AR_at") or {}
         if curve:
             ks = sorted(int(k) for k in curve)
-            ax.plot(ks, [curve[str(k)] for k in ks], marker="o", label=label)
-    for pub in published_rows(4):
-        ax.scatter([1000], [pub["all"] / 100], marker="x", s=60, label=f"{pub['method']} AR@1000")
+            ax.plot(ks, [curve[str(k)] for k in ks], marker="o", color=colors[label],
+                    label=f"{label} ({run.summary.get('n_images')} images of {run.summary.get('dataset')})")
+    for i, pub in enumerate(published_rows(4)):
+        ax.scatter([1000], [pub["all"] / 100], marker="x", s=60, color=PUBLISHED_COLORS[i % len(PUBLISHED_COLORS)],
+                   label=f"{pub['method']} AR@1000, LVIS v1 val")
     ax.set_xscale("log")
     ax.set_xlabel("proposals per image")
-    ax.set_ylabel("class-agnostic mask AR")
+    ax.set_ylabel("class-agnostic mask AR (IoU 0.5:0.95)")
     ax.set_ylim(0, 1)
-    ax.set_title("AR vs number of proposals (published: LVIS v1 val)")
+    ax.set_title("AR vs number of proposals (published: LVIS v1 val, 19,809 images)", fontsize=9)
     ax.legend(fontsize=6)
     sections += save_plot(fig, out, "proposals_ar_vs_proposals.png", "AR vs proposals")
     return sections

@@ -1,8 +1,10 @@
 """The ``sambench`` command line.
 
     sambench run TASK --model NAME [--checkpoint PATH] --dataset NAME --root DIR [...] --out DIR [--resume]
+                      [--limit-images N | --image-ids FILE] [--max-skipped X]
+    torchrun --nproc_per_node N -m sambench run TASK ...      (several GPUs)
     sambench demo [--out DIR]
-    sambench report RUN... [--baseline RUN] [--out DIR]
+    sambench report RUN... [--baseline RUN] [--out DIR] [--force] [--allow-incomplete]
     sambench list models|datasets|tasks
     sambench datasets list|verify ...
     sambench edges-eval --pred DIR --root DIR
@@ -20,6 +22,73 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from sambench.registry import UnknownNameError
+
+
+# metavars in flag style (what to type), not Python parameter names
+METAVARS = {"model": "NAME", "checkpoint": "PATH", "dataset": "NAME", "root": "DIR", "ann": "FILE", "split": "SPLIT",
+            "manifest": "FILE", "cache_dir": "DIR", "out": "DIR", "device": "DEVICE", "baseline": "RUN",
+            "image_ids": "FILE", "embedding_cache": "DIR", "search": "DIR", "pred": "DIR", "points": "LIST",
+            "detections": "FILE", "dtype": "DTYPE"}
+MULTI_GPU = ("several GPUs: torchrun --nproc_per_node N -m sambench run TASK ... (each process takes every N-th image "
+             "and writes its own shard; rank 0 writes the summary; the numbers equal a one-process run's)")
+RUN_EXAMPLES = {
+    "point": "sambench run point --model sam-vit-h --checkpoint sam_vit_h_4b8939.pth --dataset coco2017 --root COCO "
+             "--limit-images 50 --out results/vit-h-coco50",
+    "edges": "sambench run edges --model sam-vit-h --checkpoint sam_vit_h_4b8939.pth --dataset bsds500 "
+             "--root BSR/BSDS500 --out results/edges-vit-h",
+    "proposals": "sambench run proposals --model sam-vit-h --checkpoint sam_vit_h_4b8939.pth --dataset lvis "
+                 "--root LVIS --out results/proposals-vit-h",
+    "instances": "sambench run instances --model sam-vit-h --checkpoint sam_vit_h_4b8939.pth --dataset coco2017 "
+                 "--root COCO --detections vitdet_h_coco_val2017.json --out results/instances-vit-h",
+}
+EXAMPLES = {
+    "main": ["sambench demo", RUN_EXAMPLES["point"], "sambench report results/vit-h-coco50 results/mine-coco50",
+             "sambench list models"],
+    "run": list(RUN_EXAMPLES.values()) + ["torchrun --nproc_per_node 4 -m sambench run point --model sam-vit-h "
+                                          "--checkpoint sam_vit_h_4b8939.pth --dataset coco2017 --root COCO --out results/x"],
+    "demo": ["sambench demo --out results/demo"],
+    "report": ["sambench report results/vit-h-coco results/mine-coco --baseline results/vit-b-coco",
+               "sambench report results/vit-h-coco --out results/report-vit-h --force",
+               "sambench report results/killed-run --allow-incomplete"],
+    "datasets": ["sambench datasets list --search ~/data", "sambench datasets verify grabcut --root data/GrabCut"],
+    "list": ["sambench list models"],
+    "edges-eval": ["sambench edges-eval --pred results/edges-vit-h --root BSR/BSDS500"],
+}
+
+
+def epilog(*commands: str, gpus: bool = False) -> str:
+    lines = ["example" + ("s" if len(commands) > 1 else "") + ":"] + [f"  {c}" for c in commands]
+    return "\n".join(lines + (["", MULTI_GPU] if gpus else []))
+
+
+def user_description(obj) -> str:
+    """A class docstring for --help: its text up to the developer sections (Arguments:, Attributes:, ...)."""
+    import inspect
+
+    keep = []
+    for line in inspect.cleandoc(obj.__doc__ or "").splitlines():
+        if line.strip().rstrip(":") in ("Arguments", "Attributes", "Returns", "Raises") and line.strip().endswith(":"):
+            break
+        keep.append(line)
+    return "\n".join(keep).strip()
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Flag-style metavars: N for counts, X for numbers, FILE/DIR/NAME/... by option, never a Python name."""
+
+    def _get_default_metavar_for_optional(self, action):
+        if action.dest in METAVARS:
+            return METAVARS[action.dest]
+        if action.type is int:
+            return "N"
+        if action.type is float:
+            return "X"
+        last = action.dest.rsplit("_", 1)[-1]
+        return {"file": "FILE", "json": "FILE", "path": "PATH", "dir": "DIR", "folder": "DIR", "root": "DIR",
+                "name": "NAME", "model": "NAME", "detector": "NAME"}.get(last, "VALUE")
+
+    def _get_default_metavar_for_positional(self, action):
+        return METAVARS.get(action.dest, action.dest.upper().replace("_", "-"))
 
 
 def _parse_kv(items: Optional[List[str]]) -> Dict[str, object]:
@@ -56,6 +125,9 @@ def add_dataset_arguments(p: argparse.ArgumentParser, multiple: bool = True) -> 
     g.add_argument("--ann", action=action, help="annotation file, for adapters that take one (e.g. coco)")
     g.add_argument("--split", help="split, where the adapter has several")
     g.add_argument("--manifest", action=action, help="a manifest.json to evaluate exactly its masks")
+    g.add_argument("--limit-images", type=int, help="a quick subset: N images drawn with --seed from the manifest "
+                   "(recorded as a manifest of its own, with what it is a subset of)")
+    g.add_argument("--image-ids", action=action, help="evaluate only these images (a text file, one image id per line)")
     g.add_argument("--cache-dir", help="Arrow cache for fast reloading (default ~/.cache/sambench/arrow); 'none' disables")
 
 
@@ -68,6 +140,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-progress", action="store_true", help="no progress bars")
     g.add_argument("--embedding-cache", help="folder caching image embeddings across runs and tasks "
                                              "(keyed by model fingerprint and image content)")
+    g.add_argument("--max-skipped", type=float, default=0.5,
+                   help="fail when more than this fraction of a dataset's images is skipped (unreadable, missing); "
+                        "a dataset with every image skipped always fails (default 0.5)")
 
 
 def build_datasets(args, subsample: bool = True, keep_empty: bool = False) -> list:
@@ -98,8 +173,23 @@ def build_datasets(args, subsample: bool = True, keep_empty: bool = False) -> li
         else:
             manifest = build_manifest(adapter, seed=args.seed, keep_empty=keep_empty,
                                       **({} if subsample else {"max_masks": None}))
+        manifest = maybe_subset(manifest, args, pick(getattr(args, "image_ids", None), i))
         runs.append(DatasetRun(adapter, manifest))
     return runs
+
+
+def maybe_subset(manifest, args, image_ids_file: Optional[str]):
+    """The --limit-images / --image-ids subset of ``manifest`` (itself a manifest recording ``subset_of``)."""
+    from sambench.datasets.manifest import read_image_ids, subset_manifest
+
+    limit = getattr(args, "limit_images", None)
+    if image_ids_file and limit is not None:
+        raise ValueError("give --limit-images or --image-ids, not both")
+    if image_ids_file:
+        return subset_manifest(manifest, image_ids=read_image_ids(image_ids_file), source=image_ids_file)
+    if limit is not None:
+        return subset_manifest(manifest, limit=limit, seed=args.seed)
+    return manifest
 
 
 def maybe_cached(adapter, cache_dir):
@@ -136,9 +226,13 @@ def cmd_run(args) -> int:
     model = build_model_from_args(args)
     summary = run_task(task, model, datasets, Path(args.out), seed=args.seed, resume=args.resume,
                        images_per_batch=args.images_per_batch, progress=not args.no_progress,
-                       embedding_cache=Path(args.embedding_cache) if args.embedding_cache else None)
+                       embedding_cache=Path(args.embedding_cache) if args.embedding_cache else None,
+                       max_skipped=args.max_skipped)
     if summary is not None:
         print(f"run folder: {args.out}  (summary.json, report.md, tables/, plots/)")
+        for d in datasets:
+            if d.manifest.describe_subset():
+                print(f"{d.adapter.name}: {d.manifest.describe_subset()} -- not the full manifest")
         print(task.headline(summary))
     return 0
 
@@ -146,8 +240,12 @@ def cmd_run(args) -> int:
 def cmd_report(args) -> int:
     from sambench.app.report import write_report
 
-    out = Path(args.out or (Path(args.runs[0]).parent / "report"))
-    path = write_report([Path(r) for r in args.runs], out, baseline=Path(args.baseline) if args.baseline else None)
+    from sambench.app.report import default_report_dir
+
+    runs = [Path(r) for r in args.runs]
+    baseline = Path(args.baseline) if args.baseline else None
+    out = Path(args.out) if args.out else default_report_dir(runs, baseline)
+    path = write_report(runs, out, baseline=baseline, force=args.force, allow_incomplete=args.allow_incomplete)
     print(f"report: {path}")
     return 0
 
@@ -188,16 +286,23 @@ def cmd_demo(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from sambench.tasks import TASKS
 
+    fmt = {"formatter_class": HelpFormatter}
     parser = argparse.ArgumentParser(prog="sambench", description="Zero-shot evaluation of promptable segmentation models "
-                                     "(SAM and family), following the Segment Anything paper's protocols.")
-    sub = parser.add_subparsers(dest="command", required=True)
+                                     "(SAM and family), following the Segment Anything paper's protocols.",
+                                     epilog=epilog(*EXAMPLES["main"], gpus=True), **fmt)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p_run = sub.add_parser("run", help="run a task (sambench list tasks)")
-    run_sub = p_run.add_subparsers(dest="task", required=True)
+    p_run = sub.add_parser("run", help="run a task (sambench list tasks)", description="Run a task with one model "
+                           "on one or more datasets, writing a run folder.", epilog=epilog(*EXAMPLES["run"], gpus=True), **fmt)
+    run_sub = p_run.add_subparsers(dest="task", required=True, metavar="TASK")
     for name in TASKS.names():
         task_cls = TASKS.get(name)
-        tp = run_sub.add_parser(name, help=TASKS.describe()[name], description=(task_cls.__doc__ or "").strip(),
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+        example = getattr(task_cls, "example", None) or RUN_EXAMPLES.get(name) or (
+            f"sambench run {name} --model sam-vit-h --checkpoint sam_vit_h_4b8939.pth --dataset NAME --root DIR "
+            f"--out results/{name}-vit-h")
+        tp = run_sub.add_parser(name, help=TASKS.describe()[name], description=user_description(task_cls),
+                                epilog=epilog(example, example.replace("sambench run", "torchrun --nproc_per_node 4 -m "
+                                                                       "sambench run", 1), gpus=True), **fmt)
         add_model_arguments(tp)
         add_dataset_arguments(tp, multiple=getattr(task_cls, "multi_dataset", True))
         add_run_arguments(tp)
@@ -205,20 +310,31 @@ def build_parser() -> argparse.ArgumentParser:
         tp.set_defaults(func=cmd_run)
 
     p_demo = sub.add_parser("demo", help="run the point task on the generated demo dataset with the classical baseline "
-                                         "and sam-tiny, and write a comparison report")
+                                         "and sam-tiny, and write a comparison report",
+                            description="The point task end to end on a generated dataset, with the weight-free "
+                                        "random-walker baseline and the untrained sam-tiny (plumbing only).",
+                            epilog=epilog(*EXAMPLES["demo"]), **fmt)
     p_demo.add_argument("--out", default="results/demo", help="output folder (default results/demo)")
-    p_demo.add_argument("--no-progress", action="store_true")
+    p_demo.add_argument("--no-progress", action="store_true", help="no progress bars")
     p_demo.set_defaults(func=cmd_demo)
 
-    p_rep = sub.add_parser("report", help="tables and plots from run folders")
-    p_rep.add_argument("runs", nargs="+", help="run folders")
+    p_rep = sub.add_parser("report", help="tables and plots from run folders",
+                           description="Tables (Markdown, CSV, LaTeX) and plots from run folders; several runs give "
+                                       "side-by-side tables with deltas.", epilog=epilog(*EXAMPLES["report"]), **fmt)
+    p_rep.add_argument("runs", nargs="+", metavar="RUN", help="run folders")
     p_rep.add_argument("--baseline", help="a run folder to compare the others against")
-    p_rep.add_argument("--out", help="report folder (default: RUN/../report)")
+    p_rep.add_argument("--out", help="report folder (default: a fresh folder beside the first run, named after the runs: "
+                                     "report-RUN1+RUN2[-vs-BASELINE])")
+    p_rep.add_argument("--force", action="store_true",
+                       help="replace an earlier report in --out (removes only the files that report wrote)")
+    p_rep.add_argument("--allow-incomplete", action="store_true",
+                       help="report unfinished runs, every table and plot marked 'incomplete: N of M images'")
     p_rep.set_defaults(func=cmd_report)
 
-    p_ds = sub.add_parser("datasets", help="list datasets (paper counts, found locally?) or verify one against the paper")
+    p_ds = sub.add_parser("datasets", help="list datasets (paper counts, found locally?) or verify one against the paper",
+                          epilog=epilog(*EXAMPLES["datasets"]), **fmt)
     p_ds.add_argument("action", choices=["list", "verify"])
-    p_ds.add_argument("name", nargs="?", help="dataset to verify")
+    p_ds.add_argument("name", nargs="?", metavar="NAME", help="dataset to verify")
     p_ds.add_argument("--root", help="dataset folder (verify)")
     p_ds.add_argument("--ann", help="annotation file, for adapters that take one")
     p_ds.add_argument("--split", help="split to verify")
@@ -227,11 +343,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="folders to look for local copies in (list; repeatable)")
     p_ds.set_defaults(func=cmd_datasets)
 
-    p_list = sub.add_parser("list", help="registered models, datasets or tasks")
+    p_list = sub.add_parser("list", help="registered models, datasets or tasks", epilog=epilog(*EXAMPLES["list"]), **fmt)
     p_list.add_argument("kind", choices=["models", "datasets", "tasks"])
     p_list.set_defaults(func=cmd_list)
 
-    p_eval = sub.add_parser("edges-eval", help="score a folder of edge-map PNGs with the BSDS500 boundary benchmark")
+    p_eval = sub.add_parser("edges-eval", help="score a folder of edge-map PNGs with the BSDS500 boundary benchmark",
+                            epilog=epilog(*EXAMPLES["edges-eval"]), **fmt)
     from sambench.app import edges_eval
 
     edges_eval.add_arguments(p_eval)
@@ -242,7 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
 def user_errors() -> Tuple[type, ...]:
     from sambench.datasets.base import DatasetLayoutError
     from sambench.models.base import UnsupportedPromptError
-    from sambench.models.sam import CheckpointError
+    from sambench.models.checkpoint import CheckpointError
     from sambench.app.store import RunFolderError
 
     return (DatasetLayoutError, CheckpointError, UnknownNameError, RunFolderError, UnsupportedPromptError,

@@ -33,7 +33,7 @@ def run_demo(out: Path, progress: bool = True) -> Path:
         run_task(PointTask(), build_model(name, device="cpu"), [DatasetRun(dataset, manifest)], run_dir,
                  seed=0, resume=resume, progress=progress)
         runs.append(run_dir)
-    report = write_report([runs[1]], out / "report", baseline=runs[0])
+    report = write_report([runs[1]], out / "report", baseline=runs[0], force=True)  # the demo owns its folder
     print(f"demo dataset: {dataset.root} ({manifest.n_images} images, {manifest.n_masks} masks)")
     for r in runs:
         print(f"run folder:   {r}")

@@ -1,25 +1,51 @@
 """The reporter: tables (Markdown, CSV, LaTeX) and plots (PNG) derived from run folders alone.
 
 ``write_report(runs, out, baseline)`` reads each run's config and summary (re-deriving the
-summary from the records when missing), checks that the runs are comparable (same task,
-protocol and manifests; it says so in the report when they are not) and calls the task's report
-builder (``Task.report`` of the task registry). Published numbers from the papers are always shown
-in rows or series labelled "published".
+summary from the records when missing or older than them), checks that the runs are comparable
+(same task, protocol and manifests; it says so in the report when they are not) and calls the
+task's report builder (``Task.report`` of the task registry). Published numbers from the papers
+are always shown in rows or series labelled "published".
+
+A report folder is the reporter's own: it refuses to write where a report already is unless
+``force``, and then removes only the files it wrote there before (listed in ``.sambench-report.json``),
+never other files. An unfinished run is refused unless ``allow_incomplete``; then every table and
+plot label says "incomplete: N of M images".
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import time
 from pathlib import Path
 from typing import List, Optional, Sequence
 
 from sambench.app.summary import comparable_keys, load_run
 from sambench.reporting import RunInfo
 
+OWNED = ".sambench-report.json"  # the files a report wrote into its folder (removed on --force)
+REPORT_PARTS = ("report.md", "tables", "plots")
+
+
+class ReportFolderError(ValueError):
+    """A report would overwrite an earlier one (without --force), or a run is incomplete."""
+
+
+def default_report_dir(run_paths: Sequence[Path], baseline: Optional[Path] = None) -> Path:
+    """A fresh folder named after the runs: RUNS_PARENT/report-A+B[-vs-BASE] (shortened with a hash when long)."""
+    names = [Path(p).resolve().name for p in run_paths]
+    name = "report-" + "+".join(names) + (f"-vs-{Path(baseline).resolve().name}" if baseline else "")
+    if len(name) > 80:
+        digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+        name = name[:70] + "-" + digest
+    return Path(run_paths[0]).resolve().parent / name
+
 
 def comparability_notes(runs: Sequence[RunInfo]) -> List[str]:
     """Sentences naming what differs between runs that should be compared."""
     notes = []
     ref = comparable_keys(runs[0].config)
+    ref_subsets = {d["name"]: d.get("subset_of") for d in runs[0].config.get("datasets", [])}
     for r in runs[1:]:
         other = comparable_keys(r.config)
         for key in ("task", "protocol"):
@@ -27,21 +53,82 @@ def comparability_notes(runs: Sequence[RunInfo]) -> List[str]:
                 notes.append(f"{r.path} differs from {runs[0].path} in {key}: numbers are not comparable")
         shared = set(n for n, _ in ref["datasets"]) & set(n for n, _ in other["datasets"])
         a, b = dict(ref["datasets"]), dict(other["datasets"])
+        subsets = {d["name"]: d.get("subset_of") for d in r.config.get("datasets", [])}
         for name in sorted(shared):
-            if a[name] != b[name]:
+            if a[name] == b[name]:
+                continue
+            sa, sb = ref_subsets.get(name) or {}, subsets.get(name) or {}
+            if sb.get("checksum") == a[name]:
+                notes.append(f"{r.path} evaluated a subset of the '{name}' masks {runs[0].path} evaluated "
+                             f"({sb.get('selection')}): numbers are not comparable")
+            elif sa.get("checksum") == b[name]:
+                notes.append(f"{runs[0].path} evaluated a subset of the '{name}' masks {r.path} evaluated "
+                             f"({sa.get('selection')}): numbers are not comparable")
+            elif sa and sa.get("checksum") == sb.get("checksum"):
+                notes.append(f"{r.path} and {runs[0].path} evaluated different subsets of the same '{name}' "
+                             f"manifest: numbers are not comparable")
+            else:
                 notes.append(f"{r.path} evaluated other masks of '{name}' (manifest checksum differs)")
     return notes
 
 
-def write_report(run_paths: Sequence[Path], out: Path, baseline: Optional[Path] = None) -> Path:
+def prepare_report_dir(out: Path, force: bool) -> None:
+    """Refuse to write over an earlier report unless ``force``; when forced, remove only what it owned."""
+    record = out / OWNED
+    existing = [part for part in REPORT_PARTS if (out / part).exists()]
+    if not existing and not record.exists():
+        return
+    if not force:
+        raise ReportFolderError(f"{out}: already holds a report ({', '.join(existing) or OWNED}); pass --force to "
+                                f"replace it (only the files the report wrote are removed) or choose another --out")
+    if record.is_file():
+        try:
+            owned = json.loads(record.read_text()).get("files", [])
+        except ValueError:
+            owned = []
+        for rel in owned:
+            path = (out / rel).resolve()
+            if out.resolve() in path.parents and path.is_file():
+                path.unlink()
+        for sub in ("tables", "plots"):
+            d = out / sub
+            if d.is_dir() and not any(d.iterdir()):
+                d.rmdir()
+        record.unlink()
+
+
+def _record_owned(out: Path, started_ns: int) -> None:
+    files = ["report.md"]
+    for sub in ("tables", "plots"):
+        d = out / sub
+        if d.is_dir():
+            files += sorted(str(f.relative_to(out)) for f in d.rglob("*")
+                            if f.is_file() and f.stat().st_mtime_ns >= started_ns)
+    (out / OWNED).write_text(json.dumps({"written_by": "sambench report", "files": files}, indent=1))
+
+
+def write_report(run_paths: Sequence[Path], out: Path, baseline: Optional[Path] = None, force: bool = False,
+                 allow_incomplete: bool = False) -> Path:
     """Tables and plots for ``run_paths`` (and a ``baseline`` run to compare against) under ``out``.
 
+    Arguments:
+      force: replace an earlier report in ``out`` (removing only the files it wrote).
+      allow_incomplete: report runs that have not finished (labelled "incomplete: N of M images").
     Returns:
       the path of the report's index (out/report.md).
+    Raises:
+      ReportFolderError (one line) for an earlier report without ``force``, or an unfinished run
+      without ``allow_incomplete``.
     """
     runs = [load_run(Path(p)) for p in run_paths]
     base = load_run(Path(baseline)) if baseline else None
-    tasks = {r.config["task"] for r in runs + ([base] if base else [])}
+    everything = runs + ([base] if base else [])
+    unfinished = [r for r in everything if r.incomplete]
+    if unfinished and not allow_incomplete:
+        r = unfinished[0]
+        raise ReportFolderError(f"{r.path}: {r.incomplete}; complete it (the same sambench run command with "
+                                f"--resume) or pass --allow-incomplete to report it marked as incomplete")
+    tasks = {r.config["task"] for r in everything}
     if len(tasks) != 1:
         raise ValueError(f"cannot report runs of different tasks together: {sorted(tasks)}")
     task = tasks.pop()
@@ -49,22 +136,29 @@ def write_report(run_paths: Sequence[Path], out: Path, baseline: Optional[Path] 
 
     builder = TASKS.get(task).report
     out = Path(out)
+    prepare_report_dir(out, force)
+    started = time.time_ns() - 1_000_000  # files written from here on are the report's own
     (out / "tables").mkdir(parents=True, exist_ok=True)
     (out / "plots").mkdir(parents=True, exist_ok=True)
-    notes = comparability_notes(runs + ([base] if base else []))
+    notes = comparability_notes(everything)
     sections = builder(runs, base, out)
     lines = [f"# sambench report: {task}", ""]
-    for r in runs + ([base] if base else []):
+    for r in unfinished:
+        lines += [f"**{r.incomplete}** in `{r.path}`: its numbers cover only the finished images.", ""]
+    for r in everything:
         fp = r.config["model"]
         lines.append(f"- `{r.path}`: model **{r.label}**, checkpoint sha256 `{fp.get('checkpoint_sha256')}`, "
                      f"datasets {', '.join(d['name'] + ' (' + d['manifest_checksum'][:12] + ')' for d in r.config['datasets'])}, "
                      f"sambench {r.config.get('sambench_version')}, torch {r.config['versions'].get('torch')}, "
                      f"device {r.config['device'].get('device')}")
-    if any(r.config["model"].get("weights") != "trained" for r in runs):
+        for s in r.subsets():
+            lines.append(f"  - {s}: not the full manifest a complete run evaluates")
+    if any(r.config["model"].get("weights") != "trained" for r in everything):
         lines += ["", "Models marked (untrained), (weight-free) or (oracle) are not trained checkpoints: "
                       "their numbers test the pipeline or give a classical baseline."]
     if notes:
         lines += ["", "**Not comparable:**"] + [f"- {n}" for n in notes]
     lines += [""] + sections
     (out / "report.md").write_text("\n".join(lines) + "\n")
+    _record_owned(out, started)
     return out / "report.md"

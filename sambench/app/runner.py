@@ -54,6 +54,8 @@ def describe_dataset(d: DatasetRun) -> dict:
     """A dataset's entry in the run config: the adapter's description, its manifest and annotation file."""
     entry = dict(d.adapter.describe(), manifest_checksum=d.manifest.checksum(), n_images=d.manifest.n_images,
                  n_masks=d.manifest.n_masks, subsampled=d.manifest.subsampled, manifest_seed=d.manifest.seed)
+    if getattr(d.manifest, "subset_of", None):  # a --limit-images / --image-ids subset: of what, and how
+        entry["subset_of"] = d.manifest.subset_of
     hook = getattr(d.adapter, "annotation_file", None)
     if hook is not None:  # tasks scored by COCO/LVIS evaluators read it from here
         entry["annotation_file"] = str(Path(hook()).resolve())
@@ -102,17 +104,66 @@ def validate_instances(sample: Sample, wanted: Sequence[str]) -> Tuple[list, Lis
     return good, skipped
 
 
+DEFAULT_MAX_SKIPPED = 0.5  # fraction of a dataset's images that may be skipped before a run fails
+
+
+class EmptyEvaluationError(ValueError):
+    """Every image of a dataset, or more than the allowed fraction, was skipped (nothing honest to report)."""
+
+
+def check_skipped(name: str, n_total: int, skipped: Sequence[Tuple[str, str]], layout: str,
+                  max_skipped: float = DEFAULT_MAX_SKIPPED) -> None:
+    """Raise EmptyEvaluationError (one line) when all, or more than ``max_skipped``, of ``n_total`` images were skipped.
+
+    Arguments:
+      skipped: (image id, reason) of the skipped images, in manifest order; the first reason names its file.
+      layout: what the dataset expects under --root (the adapter's ``layout``).
+    """
+    if n_total == 0:
+        raise EmptyEvaluationError(f"{name}: no image with an evaluable mask; {name} expects under --root {layout}")
+    if skipped and (len(skipped) == n_total or len(skipped) / n_total > max_skipped):
+        image_id, reason = skipped[0]
+        how_many = (f"all {n_total} images skipped" if len(skipped) == n_total else
+                    f"{len(skipped)} of {n_total} images skipped (more than --max-skipped {max_skipped:g} allows)")
+        raise EmptyEvaluationError(f"{name}: {how_many}; first: {reason if reason else image_id}; "
+                                   f"{name} expects under --root {layout}")
+
+
+def _check_manifests(datasets: Sequence[DatasetRun], max_skipped: float) -> None:
+    for d in datasets:
+        m = d.manifest
+        check_skipped(d.adapter.name, m.n_images + len(m.skipped), list(m.skipped.items()),
+                      getattr(d.adapter, "layout", ""), max_skipped)
+
+
+def _check_done(datasets: Sequence[DatasetRun], folder: RunFolder, max_skipped: float) -> None:
+    """After the run: images skipped while loading (unreadable, or no mask left to evaluate) per dataset."""
+    done = folder.load_done()
+    for d in datasets:
+        name = d.adapter.name
+        mine = {x["image_id"]: x for x in done if x.get("dataset") == name}
+        skipped = [(i, x.get("reason") or (x.get("skipped_masks") or [{}])[0].get("reason", ""))
+                   for i, x in mine.items() if x.get("status") == "skipped"
+                   or (x.get("skipped_masks") and not x.get("n_records"))]
+        check_skipped(name, d.manifest.n_images + len(d.manifest.skipped), skipped,
+                      getattr(d.adapter, "layout", ""), max_skipped)
+
+
 def run_task(task, model: PromptableModel, datasets: Sequence[DatasetRun], out: Path, seed: int = 0,
              resume: bool = False, images_per_batch: int = 1, progress: bool = True, report: bool = True,
-             embedding_cache: Optional[Path] = None) -> Optional[dict]:
+             embedding_cache: Optional[Path] = None, max_skipped: float = DEFAULT_MAX_SKIPPED) -> Optional[dict]:
     """Run ``task`` with ``model`` on ``datasets``, writing the run folder ``out``.
 
     Arguments:
       embedding_cache: a folder of cached image embeddings (models that declare ``cacheable``).
+      max_skipped: fail (EmptyEvaluationError, before any model call when the manifest shows it, else
+        after the run, with the summary written) when more than this fraction of a dataset's images,
+        or all of them, are skipped.
 
     Returns:
       the summary (rank 0), or None on other ranks.
     """
+    _check_manifests(datasets, max_skipped)
     rank, world = distributed_context()
     folder = RunFolder(out, rank=rank)
     task.run_dir = Path(out)
@@ -177,7 +228,8 @@ def run_task(task, model: PromptableModel, datasets: Sequence[DatasetRun], out: 
     if report:
         from sambench.app.report import write_report
 
-        write_report([Path(out)], Path(out))
+        write_report([Path(out)], Path(out), force=True, allow_incomplete=True)  # the run's own report
+    _check_done(datasets, folder, max_skipped)
     return summary
 
 
