@@ -281,7 +281,7 @@ def report_point(runs: List[RunInfo], base: Optional[RunInfo], out: Path) -> Lis
         if delta_rows:
             delta = pd.DataFrame(delta_rows)
             write_table(delta, out / "tables", "point_delta_vs_baseline", formats={"delta": "{:+.3f}"},
-                        caption=f"IoU at 1 centre point, minus the baseline {base_label}")
+                        caption=f"IoU at 1 centre point, minus {base_label}")
             sections += [f"## Delta at 1 point against {base_label}", "",
                          (out / "tables" / "point_delta_vs_baseline.md").read_text(), ""]
             ref = published_point_deltas().rename(columns={"abbrev": "dataset"})
@@ -289,7 +289,7 @@ def report_point(runs: List[RunInfo], base: Optional[RunInfo], out: Path) -> Lis
             fig, axes = plt.subplots(1, ncols, figsize=(6 * ncols, 0.3 * max(len(delta), len(ref)) + 1.5))
             axes = [axes] if ncols == 1 else axes
             d_sorted = delta.sort_values("delta", ascending=False).assign(delta_points=lambda f: 100 * f["delta"])
-            sns.barplot(data=d_sorted, y="dataset", x="delta_points", hue="run", ax=axes[0], orient="h",
+            sns.barplot(data=d_sorted, y="dataset", x="delta_points", hue="run", ax=axes[0], orient="h", saturation=1,
                         palette={l: colors[l] for l in labels})
             axes[0].axvline(0, color="k", lw=0.8)
             axes[0].set_title(f"measured: IoU delta at 1 point vs {base_label}", fontsize=9)
@@ -337,6 +337,10 @@ def report_point(runs: List[RunInfo], base: Optional[RunInfo], out: Path) -> Lis
         ax.set_title("mIoU vs number of points" + ("" if full_suite else
                      "\n(published 23-dataset means not drawn: see point_vs_published)"), fontsize=9)
         sections += save_plot(fig, out, "point_miou_vs_points.png", "mIoU vs points")
+        if not full_suite:
+            sections += [f"Published 23-dataset means are not drawn in this plot: the runs evaluate "
+                         f"{' / '.join(str(n) for n in sorted(n_sets))} dataset(s); they are in the table "
+                         f"point_vs_published with what differs.", ""]
     return sections
 
 

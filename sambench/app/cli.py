@@ -257,9 +257,13 @@ def cmd_list(args) -> int:
 
     registry = {"models": MODELS, "datasets": DATASETS, "tasks": TASKS}[args.kind]
     desc = registry.describe()
+    older = {}
+    for alias, name in registry.aliases().items():
+        older.setdefault(name, []).append(alias)
     width = max(len(n) for n in desc) if desc else 0
     for name, text in desc.items():
-        print(f"{name:<{width}}  {text}")
+        also = f" (older spelling {', '.join(older[name])} still accepted)" if name in older else ""
+        print(f"{name:<{width}}  {text}{also}")
     return 0
 
 

@@ -13,6 +13,9 @@ from sambench.app.runner import DatasetRun, run_task
 from sambench.app.store import RunFolder
 
 DEMO_MODELS = ("random-walker", "sam-tiny")
+WHAT = {"untrained": "UNTRAINED (seeded random weights; its numbers mean nothing)",
+        "weight-free": "weight-free classical baseline (no learned weights)",
+        "oracle": "oracle (reads the ground truth)", "trained": "trained checkpoint"}
 
 
 def run_demo(out: Path, progress: bool = True) -> Path:
@@ -26,18 +29,20 @@ def run_demo(out: Path, progress: bool = True) -> Path:
 
     dataset = build_dataset("demo", None)
     manifest = build_manifest(dataset, seed=0)
-    runs = []
+    runs, models = [], []
     for name in DEMO_MODELS:
         run_dir = out / name
         resume = RunFolder(run_dir).exists()  # re-running the demo completes (or reuses) earlier runs
-        run_task(PointTask(), build_model(name, device="cpu"), [DatasetRun(dataset, manifest)], run_dir,
-                 seed=0, resume=resume, progress=progress)
+        model = build_model(name, device="cpu")
+        run_task(PointTask(), model, [DatasetRun(dataset, manifest)], run_dir, seed=0, resume=resume, progress=progress)
         runs.append(run_dir)
+        models.append(model)
     report = write_report([runs[1]], out / "report", baseline=runs[0], force=True)  # the demo owns its folder
     print(f"demo dataset: {dataset.root} ({manifest.n_images} images, {manifest.n_masks} masks)")
-    for r in runs:
-        print(f"run folder:   {r}")
-    print(f"comparison:   {report}")
+    for model, r in zip(models, runs):
+        print(f"run folder:   {r}  -- {model.label()}: {WHAT[model.weights]}")
     print((out / "report" / "tables" / "point_delta_vs_baseline.md").read_text()
           if (out / "report" / "tables" / "point_delta_vs_baseline.md").exists() else "")
+    print("These models are not trained checkpoints: the numbers test the pipeline, they say nothing about SAM.")
+    print(f"report:       {report}  (tables/, plots/ beside it)")
     return report
