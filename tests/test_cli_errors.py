@@ -34,7 +34,7 @@ def test_wrong_layout_names_what_is_missing(tmp_path):
 
 def test_unknown_names_list_the_known_ones(tmp_path):
     proc = run_cli("run", "point", "--model", "nosuchmodel", "--dataset", "demo", "--out", tmp_path / "o", check=False)
-    _one_line_error(proc, "unknown model 'nosuchmodel'", "sam-vit_h", "oracle")
+    _one_line_error(proc, "unknown model 'nosuchmodel'", "sam-vit-h", "oracle")
     proc = run_cli("run", "point", "--model", "oracle", "--dataset", "nosuchdata", "--root", tmp_path,
                    "--out", tmp_path / "o", check=False)
     _one_line_error(proc, "unknown dataset 'nosuchdata'", "grabcut")

@@ -79,8 +79,11 @@ def build_config(task, model: PromptableModel, datasets: Sequence[DatasetRun], s
 
 
 def check_resumable(old: dict, new: dict, path: Path) -> None:
+    from sambench.models import MODELS  # a run named with an older spelling (sam-vit_h) resumes as sam-vit-h
+
+    same_name = MODELS.canonical(str(old.get("model", {}).get("name"))) == MODELS.canonical(str(new["model"].get("name")))
     if comparable_keys(old) != comparable_keys(new) or old.get("model", {}).get("checkpoint_sha256") != \
-            new["model"].get("checkpoint_sha256") or old.get("model", {}).get("name") != new["model"].get("name") \
+            new["model"].get("checkpoint_sha256") or not same_name \
             or old.get("seed") != new.get("seed"):
         raise RunFolderError(f"{path}: cannot resume, the run there used another model, dataset, manifest, "
                              f"seed or protocol")
@@ -163,6 +166,8 @@ def run_task(task, model: PromptableModel, datasets: Sequence[DatasetRun], out: 
     Returns:
       the summary (rank 0), or None on other ranks.
     """
+    if not 0.0 <= float(max_skipped) <= 1.0:
+        raise ValueError(f"--max-skipped {max_skipped}: expected a fraction between 0 and 1")
     _check_manifests(datasets, max_skipped)
     rank, world = distributed_context()
     folder = RunFolder(out, rank=rank)
