@@ -18,6 +18,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
+from sambench.reporting import describe_subset
+
 from .base import DatasetAdapter, DatasetLayoutError
 
 MAX_MASKS = 15000
@@ -178,15 +180,6 @@ def read_image_ids(path: Union[str, Path]) -> List[str]:
     except (OSError, UnicodeDecodeError) as exc:
         raise DatasetLayoutError(f"{path}: cannot read the image id list ({exc}); expected one image id per line")
     return [line.split("#", 1)[0].strip() for line in lines if line.split("#", 1)[0].strip()]
-
-
-def describe_subset(subset_of: Optional[dict], n_images: int) -> Optional[str]:
-    """One phrase for a manifest's ``subset_of`` ("subset: 20 of 79 images (--limit-images, seed 0)")."""
-    if not subset_of:
-        return None
-    how = (f"--limit-images, seed {subset_of.get('seed')}" if subset_of.get("selection") == "limit-images"
-           else f"--image-ids {Path(subset_of['file']).name}" if subset_of.get("file") else "chosen ids")
-    return f"subset: {n_images} of {subset_of.get('n_images')} images ({how})"
 
 
 def _file_sha256(path: Union[str, Path]) -> str:

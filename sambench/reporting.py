@@ -33,14 +33,17 @@ class RunInfo:
 
     def subsets(self) -> List[str]:
         """"coco subset: 20 of 79 images (...)" for each dataset evaluated on a user's subset."""
-        out = []
-        for d in self.config.get("datasets", []):
-            sub = d.get("subset_of")
-            if sub:
-                how = (f"--limit-images, seed {sub.get('seed')}" if sub.get("selection") == "limit-images"
-                       else f"--image-ids {Path(sub['file']).name}" if sub.get("file") else "chosen ids")
-                out.append(f"{d['name']} subset: {d.get('n_images')} of {sub.get('n_images')} images ({how})")
-        return out
+        return [f"{d['name']} {describe_subset(d['subset_of'], d.get('n_images'))}"
+                for d in self.config.get("datasets", []) if d.get("subset_of")]
+
+
+def describe_subset(subset_of: Optional[dict], n_images: Optional[int]) -> Optional[str]:
+    """One phrase for a manifest's ``subset_of``: "subset: 20 of 79 images (--limit-images, seed 0)"."""
+    if not subset_of:
+        return None
+    how = (f"--limit-images, seed {subset_of.get('seed')}" if subset_of.get("selection") == "limit-images"
+           else f"--image-ids {Path(subset_of['file']).name}" if subset_of.get("file") else "chosen ids")
+    return f"subset: {n_images} of {subset_of.get('n_images')} images ({how})"
 
 
 def unique_labels(runs: Sequence[RunInfo]) -> List[str]:
