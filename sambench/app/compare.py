@@ -606,6 +606,9 @@ def run_compare(run_paths: Sequence[Path], out: Path, baseline: Optional[Path] =
               **comp.to_dict()}
     write_json_atomic(out / "compare.json", json.loads(json.dumps(record, default=_json_default)))
     md = write_comparison(comp, infos, labels, base_label, settings, out)
+    from sambench.app.report import write_report
+
+    write_report([r.path for r, _ in others], out, baseline=base.path)  # the runs' own tables and plots
     if html:
         from sambench.app.html import write_html
 
