@@ -147,6 +147,8 @@ def swap_permutation_test(statistic: Callable[..., np.ndarray], n_units: int, n_
         raise ValueError("a permutation test needs at least one image")
     if n_resamples < 1:
         return float("nan") if n_outputs is None else [float("nan")] * n_outputs
+    if n_units == 1:  # the two patterns (kept, swapped) are equally extreme: exactly p = 1
+        return 1.0 if n_outputs is None else [1.0] * n_outputs
     signs = np.arange(1, n_units + 1)
 
     def run(stat) -> float:

@@ -199,22 +199,25 @@ def point_gallery(run: RunInfo, label: str, out: Path, n: int, base: Optional[Tu
         worst, best = _ends(sel, "key", n)
         for frame, target in ((worst, g.worst), (best, g.best)):
             for r in frame.itertuples(index=False):
-                item = Item(f"image {r.image_id}, mask {r.instance_id}: IoU {r.iou:.3f}"
-                            + (f" vs {r.iou_base:.3f} (delta {100 * r.key:+.1f})" if brec is not None else ""))
-                shown = [(r, label, "")] + ([(r, base[1], "_base")] if brec is not None else [])
-                for row, who, sfx in shown:
-                    try:
-                        sample, img = images.sample(str(row.image_id))
-                        gt = images.gt(str(row.image_id), str(row.instance_id))
-                        pred = _rle(getattr(row, "pred_rle" + sfx, None))
-                        x, y, pos = getattr(row, "click_x" + sfx), getattr(row, "click_y" + sfx), \
-                            getattr(row, "click_positive" + sfx)
+                item = Item(f"image {r.image_id}, mask {r.instance_id}: IoU at 1 click "
+                            + (f"{r.iou_base:.3f} -> {r.iou:.3f} (delta {100 * r.key:+.1f} points)" if brec is not None
+                               else f"{r.iou:.3f}"))
+                shown = ([(base[1], "_base")] if brec is not None else []) + [(label, "")]
+                try:
+                    sample, img = images.sample(str(r.image_id))
+                    gt = images.gt(str(r.image_id), str(r.instance_id))
+                    preds = [_rle(getattr(r, "pred_rle" + sfx, None)) for _, sfx in shown]
+                    focus = gt.copy() if gt is not None else np.zeros(img.shape[:2], bool)
+                    for pm in preds:  # one crop for the pair
+                        if pm is not None:
+                            focus |= pm
+                    for (who, sfx), pred in zip(shown, preds):
+                        x, y, pos = (getattr(r, c + sfx) for c in ("click_x", "click_y", "click_positive"))
                         pts = [] if pd.isna(x) else [(float(x), float(y), bool(int(pos)))]
-                        focus = gt if pred is None else (gt | pred if gt is not None else pred)
                         pil = draw(img, [(gt, GT_COLOR), (pred, PRED_COLOR)], points=pts, focus=focus)
-                        item.tiles.append(Tile(_save(pil, out, name, who, row.image_id, row.instance_id), who))
-                    except Exception as exc:
-                        item.caption += f" [not drawn: {str(exc).splitlines()[0]}]"
+                        item.tiles.append(Tile(_save(pil, out, name, who, r.image_id, r.instance_id), who))
+                except Exception as exc:
+                    item.caption += f" [not drawn: {str(exc).splitlines()[0]}]"
                 target.append(item)
         galleries.append(g)
     return galleries
