@@ -193,3 +193,25 @@ def test_edges_deltas_rescored_from_counts_and_html(tmp_path, bsds_two_images):
         assert r["n_images"] == 3
     assert (tmp_path / "cmp" / "dataset-bsds500.html").is_file()
     assert len(list((tmp_path / "cmp" / "gallery").rglob("*.png"))) >= 4
+
+
+def test_several_datasets_mean_over_datasets_and_holm(tmp_path, demo_root):
+    root = tmp_path / "coco"
+    make_dataset(root, "coco")
+    common = ["--model", "oracle", "--dataset", "demo", "--root", demo_root, "--dataset", "coco2017", "--root", root,
+              "--points", "1", "--cache-dir", "none"]
+    for name, extra in (("a", []), ("b", ["--model-arg", "keep=0.8"])):
+        assert main(["run", "point", *map(str, common), *extra, "--out", str(tmp_path / name), "--no-progress"]) == 0
+    rec = compare(tmp_path / "cmp", tmp_path / "a", tmp_path / "b", extra=["--resamples", "300"])
+    rows = {r["dataset"]: r for r in rec["vs_baseline"] if r["metric"] == "mIoU@1"}
+    assert set(rows) == {"demo", "coco2017", "mean over datasets"}
+    mean = rows["mean over datasets"]
+    assert mean["delta"] == pytest.approx((rows["demo"]["delta"] + rows["coco2017"]["delta"]) / 2, abs=1e-12)
+    assert mean["n_images"] == rows["demo"]["n_images"] + rows["coco2017"]["n_images"]
+    assert mean["ci95_low"] <= mean["delta"] <= mean["ci95_high"] and mean["p_holm"] is None
+    for name in ("demo", "coco2017"):  # Holm over the two datasets: min(1, 2 * smaller p), then monotone
+        assert rows[name]["p_holm"] >= rows[name]["p"]
+    assert min(r["p_holm"] for n, r in rows.items() if n != "mean over datasets") == \
+        pytest.approx(min(1.0, 2 * min(rows["demo"]["p"], rows["coco2017"]["p"])))
+    for name in ("demo", "coco2017"):
+        assert (tmp_path / "cmp" / "plots" / f"compare_scatter_{name}.png").is_file()

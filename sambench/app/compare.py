@@ -214,6 +214,9 @@ def compare_point(runs: List[RunInfo], base: RunInfo, labels: List[str], base_la
     recs = {label: point_records(r) for r, label in zip(all_runs, all_labels)}
     values = {label: {m: _point_values(recs[label], m) for m in metrics} for label in all_labels}
     comp = Comparison("point", all_labels, base_label, metrics, "mIoU@1", datasets)
+    if settings.test == "wilcoxon" and len(datasets) > 1:
+        comp.notes.append("the mean over datasets is tested by the permutation test: a rank test of pooled "
+                          "images does not test a mean of dataset means")
     seed = settings.seed
     n_perm = settings.n_permutations
 
@@ -604,7 +607,7 @@ def run_compare(run_paths: Sequence[Path], out: Path, baseline: Optional[Path] =
     out.mkdir(parents=True, exist_ok=True)
     record = {"settings": settings.to_dict(), "runs": {l: str(r.path) for r, l in zip(infos, labels)},
               **comp.to_dict()}
-    write_json_atomic(out / "compare.json", json.loads(json.dumps(record, default=_json_default)))
+    write_json_atomic(out / "compare.json", _finite(json.loads(json.dumps(record, default=_json_default))))
     md = write_comparison(comp, infos, labels, base_label, settings, out)
     from sambench.app.report import write_report
 
@@ -614,6 +617,17 @@ def run_compare(run_paths: Sequence[Path], out: Path, baseline: Optional[Path] =
 
         write_html([r for r, _ in others], base, out, comparison=comp, gallery=gallery)
     return md
+
+
+def _finite(v):
+    """NaN (an undefined interval or p) as JSON null."""
+    if isinstance(v, float) and v != v:
+        return None
+    if isinstance(v, dict):
+        return {k: _finite(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_finite(x) for x in v]
+    return v
 
 
 def _json_default(v):
