@@ -21,7 +21,7 @@ import json
 import math
 import shutil
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 from sambench.reporting import RunInfo, slug, unique_labels
 
