@@ -5,8 +5,8 @@
 ``--images`` images with ``--masks`` masks each, per-mask deltas with a per-image effect): seconds
 for one dataset's delta (bootstrap interval + permutation test) and for the mean over datasets,
 at each resample count.
-(b) instances: seconds per official-evaluator resample (pycocotools ``accumulate`` + ``summarize``
-on resampled per-image results) on COCO-MINI (79 COCO val2017 images, ../shared/data) with
+(b) instances: seconds per evaluator resample (``accumulate`` + ``summarize`` of pycocotools and of
+faster-coco-eval on resampled per-image results) on COCO-MINI (79 COCO val2017 images, ../shared/data) with
 results made from the ground truth (30 % of masks shifted by up to 10 px, random scores).
 
 Usage::
@@ -47,6 +47,7 @@ def point_suite(datasets: int, images: int, masks: int, seed: int = 0):
 
 def bench_point(args, counts):
     deltas, clusters = point_suite(args.datasets, args.images, args.masks)
+    stats.clustered_mean_delta(deltas[0], clusters[0], n_resamples=10, seed=0)  # imports, first-call costs
     out = {}
     for n in counts:
         t = time.perf_counter()
@@ -84,18 +85,27 @@ def bench_evaluator(repeats: int):
         r["counts"] = r["counts"].decode()
         results.append({"image_id": a["image_id"], "category_id": a["category_id"], "segmentation": r,
                         "score": float(rng.uniform())})
-    t = time.perf_counter()
-    ev = coco_eval.mask_ap(gt, copy.deepcopy(results), return_evaluator=True)
-    evaluate = time.perf_counter() - t
-    res = EvaluatorResampler([ev["evaluator_object"]])
-    t = time.perf_counter()
-    for _ in range(repeats):
-        res.metrics([(0, int(i)) for i in rng.integers(0, res.n_images, size=res.n_images)])
-    per = (time.perf_counter() - t) / repeats
-    print(f"instances (pycocotools, COCO-MINI {res.n_images} images, {len(gt.category_ids)} categories): evaluate "
-          f"{evaluate:.2f} s once; {per:.3f} s per evaluator resample; compare of 2 runs = 2 x (resamples + "
-          f"permutations) resamples, e.g. {4 * 200 * per:.0f} s at the default 200")
-    return {"evaluate_s": evaluate, "per_resample_s": per, "n_images": res.n_images}
+    from sambench.metrics.resample import faster_coco_evaluate
+
+    out = {}
+    for name in ("pycocotools", "faster-coco-eval"):
+        t = time.perf_counter()
+        if name == "pycocotools":
+            ev = coco_eval.mask_ap(gt, copy.deepcopy(results), return_evaluator=True)["evaluator_object"]
+        else:
+            ev = faster_coco_evaluate(gt.data, results, sorted(gt.images))
+        evaluate = time.perf_counter() - t
+        res = EvaluatorResampler([ev])
+        picks = np.random.default_rng(1).integers(0, res.n_images, size=(repeats, res.n_images))
+        t = time.perf_counter()
+        for row in picks:
+            res.metrics([(0, int(i)) for i in row])
+        per = (time.perf_counter() - t) / repeats
+        print(f"instances ({name}, COCO-MINI {res.n_images} images, {len(gt.category_ids)} categories): evaluate "
+              f"{evaluate:.2f} s once; {per:.3f} s per evaluator resample; a compare of 2 runs makes 2 x (resamples "
+              f"+ permutations) of them: {4 * 200 * per:.0f} s at the default 200")
+        out[name] = {"evaluate_s": evaluate, "per_resample_s": per, "n_images": res.n_images}
+    return out
 
 
 def main() -> None:

@@ -152,6 +152,28 @@ def test_instances_ap_delta_through_pycocotools_and_html(tmp_path):
     html = (tmp_path / "cmp" / "index.html").read_text()
     assert "Table 8 layout" in html and "dataset-coco.html" in html
     assert list((tmp_path / "cmp" / "gallery").rglob("*.png"))
+    # the same resamples through pycocotools' own accumulate give the same numbers
+    assert rec["evaluator"] == "faster-coco-eval"
+    ref = compare(tmp_path / "cmp-py", tmp_path / "a", tmp_path / "b", extra=["--resamples", "20",
+                                                                             "--evaluator", "pycocotools"])
+    assert ref["evaluator"] == "pycocotools"
+    for r, q in zip(rec["vs_baseline"], ref["vs_baseline"]):
+        for k in ("delta", "ci95_low", "ci95_high", "ci99_low", "ci99_high", "p"):
+            assert r[k] == pytest.approx(q[k], abs=1e-9), k
+
+
+def test_class_agnostic_recall_on_a_coco_file(tmp_path):
+    root = tmp_path / "coco"
+    ann = make_dataset(root, "coco")
+    common = ["--model", "oracle", "--dataset", "coco", "--root", root / "val2017", "--ann", ann,
+              "--points-per-side", "8"]
+    a = run_task("proposals", tmp_path / "a", *common)
+    b = run_task("proposals", tmp_path / "b", *common, "--model-arg", "keep=0.5")
+    rec = compare(tmp_path / "cmp", tmp_path / "a", tmp_path / "b", extra=["--resamples", "10"])
+    assert rec["evaluator"] == "faster-coco-eval"
+    for metric in ("AR@1000", "AR_s", "AR_m", "AR_l"):
+        r = row(rec, "[b]", metric, dataset="coco")
+        assert r["delta"] == pytest.approx(b[metric] - a[metric], abs=1e-12), metric
 
 
 def test_proposals_ar_delta_through_lvis_eval_and_report_html(tmp_path):

@@ -157,18 +157,23 @@ def _toy_coco(lvis=False):
     return {"images": images, "annotations": anns, "categories": cats}, results
 
 
-@pytest.mark.parametrize("lvis", [False, True])
-def test_evaluator_resampler_equals_evaluating_really_repeated_images(lvis):
+@pytest.mark.parametrize("evaluator", ["pycocotools", "faster-coco-eval", "lvis"])
+def test_evaluator_resampler_equals_evaluating_really_repeated_images(evaluator):
     from sambench.metrics import coco_eval
-    from sambench.metrics.resample import EvaluatorResampler
+    from sambench.metrics.resample import EvaluatorResampler, faster_coco_evaluate
 
+    lvis = evaluator == "lvis"
     data, results = _toy_coco(lvis)
     gt = coco_eval.GroundTruth(copy.deepcopy(data))
     assert gt.format == ("lvis" if lvis else "coco")
     out = coco_eval.mask_ap(gt, copy.deepcopy(results), return_evaluator=True)
+    if evaluator == "faster-coco-eval":
+        out["evaluator_object"] = faster_coco_evaluate(data, results, [1, 2, 3, 4])
     res = EvaluatorResampler([out["evaluator_object"]])
+    assert res.kind == {"pycocotools": "coco", "faster-coco-eval": "faster", "lvis": "lvis"}[evaluator]
     same = res.metrics([(0, i) for i in range(4)])
-    assert same["AP"] == pytest.approx(out["metrics"]["AP"], abs=1e-12)
+    for k in ("AP", "AP50", "AP75", "APs", "APm", "APl"):
+        assert same[k] == pytest.approx(out["metrics"][k], abs=1e-12), k
     pick = [2, 0, 2, 3]
     got = res.metrics([(0, i) for i in pick])
     # the same images really copied under new ids

@@ -159,7 +159,8 @@ def cmd_compare(args) -> int:
 
     path = run_compare([Path(r) for r in args.runs], Path(args.out), baseline=Path(args.baseline) if args.baseline else None,
                        n_resamples=args.resamples, n_permutations=args.permutations, seed=args.seed,
-                       ci_method=args.ci, test=args.test, html=args.html, gallery=args.gallery)
+                       ci_method=args.ci, test=args.test, html=args.html, gallery=args.gallery,
+                       evaluator=args.evaluator)
     print(f"comparison: {path}" + (f"\nhtml report: {Path(args.out) / 'index.html'}" if args.html else ""))
     return 0
 
@@ -241,6 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_cmp.add_argument("--ci", default="percentile", choices=["percentile", "BCa", "basic"], help="bootstrap interval method")
     p_cmp.add_argument("--test", default="permutation", choices=["permutation", "wilcoxon"],
                        help="paired test: A/B swapped per image (default) or Wilcoxon on per-image mean deltas")
+    p_cmp.add_argument("--evaluator", default="faster-coco-eval", choices=["faster-coco-eval", "pycocotools"],
+                       help="instances/proposals on COCO-format files: whose per-image results are resampled "
+                            "(both reproduce the run's pycocotools numbers; LVIS files always use LVISEval)")
     p_cmp.add_argument("--html", action="store_true", help="also write an HTML report (OUT/index.html, opens from disk)")
     p_cmp.add_argument("--gallery", type=int, default=4, help="HTML gallery: worst and best N per dataset (default 4)")
     p_cmp.set_defaults(func=cmd_compare)

@@ -220,7 +220,7 @@ COMPARERS = {"point": compare_point, "edges": compare_edges, "instances": compar
 def run_compare(run_paths: Sequence[Path], out: Path, baseline: Optional[Path] = None,
                 n_resamples: Optional[int] = None, n_permutations: Optional[int] = None, seed: int = 0,
                 ci_method: str = "percentile", test: str = "permutation", html: bool = False,
-                gallery: int = 4) -> Path:
+                gallery: int = 4, evaluator: str = "faster-coco-eval") -> Path:
     """Compare runs (each against the baseline, and all pairs); write tables, plots and compare.json.
 
     Arguments:
@@ -229,6 +229,9 @@ def run_compare(run_paths: Sequence[Path], out: Path, baseline: Optional[Path] =
       n_resamples: bootstrap resamples (default per task: DEFAULT_RESAMPLES); n_permutations: swap
         patterns of the permutation test (default n_resamples).
       seed, ci_method, test: see ``sambench.metrics.stats``.
+      evaluator: COCO-format instances / proposals: whose per-image results are resampled,
+        "faster-coco-eval" (C++ accumulate, several times faster) or "pycocotools"; both must
+        reproduce each run's summary exactly (checked). LVIS-format: always LVISEval.
       html: also write the HTML report (index.html) into ``out``; gallery: masks per dataset and
         end (worst / best) in its gallery.
     Returns:
@@ -256,7 +259,10 @@ def run_compare(run_paths: Sequence[Path], out: Path, baseline: Optional[Path] =
     base, base_label = infos[bi], labels[bi]
     others = [(r, l) for k, (r, l) in enumerate(zip(infos, labels)) if k != bi]
     n_res = DEFAULT_RESAMPLES[task] if n_resamples is None else int(n_resamples)
-    settings = Settings(n_res, n_res if n_permutations is None else int(n_permutations), int(seed), ci_method, test)
+    settings = Settings(n_res, n_res if n_permutations is None else int(n_permutations), int(seed), ci_method, test,
+                        evaluator=evaluator)
+    if evaluator not in ("faster-coco-eval", "pycocotools"):
+        raise ValueError(f"--evaluator '{evaluator}': expected faster-coco-eval or pycocotools")
     if test not in stats.TESTS:
         raise ValueError(f"--test '{test}': expected one of {', '.join(stats.TESTS)}")
     if ci_method not in stats.CI_METHODS:

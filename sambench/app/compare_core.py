@@ -27,6 +27,7 @@ class Settings:
     ci_method: str = "percentile"
     test: str = "permutation"
     levels: Tuple[float, ...] = stats.LEVELS
+    evaluator: str = "faster-coco-eval"  # COCO-format instances/proposals: or "pycocotools" (LVIS: always lvis)
 
     def to_dict(self) -> Dict:
         d = asdict(self)
@@ -52,11 +53,13 @@ class Comparison:
     scatter_label: str = ""
     notes: List[str] = field(default_factory=list)
     seconds: Dict[str, float] = field(default_factory=dict)
+    evaluator: Optional[str] = None  # instances / proposals: the evaluator whose per-image results were resampled
 
     def to_dict(self) -> Dict:
         return {"task": self.task, "runs": self.labels, "baseline": self.baseline, "metrics": self.metrics,
                 "headline": self.headline, "datasets": self.datasets, "vs_baseline": self.rows,
-                "pairs": self.pairs, "curves": self.curves, "notes": self.notes, "seconds": self.seconds}
+                "pairs": self.pairs, "curves": self.curves, "notes": self.notes, "seconds": self.seconds,
+                "evaluator": self.evaluator}
 
 
 def ci_bounds(intervals: Dict, key: str, i: Optional[int] = None) -> Tuple[float, float]:

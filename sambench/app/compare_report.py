@@ -107,6 +107,9 @@ def write_comparison(comp, infos: Sequence[RunInfo], labels: Sequence[str], base
               ""]
     if any(r.config["model"].get("weights") not in (None, "trained") for r in infos):
         lines += ["Runs marked (untrained), (weight-free) or (oracle) are not trained checkpoints.", ""]
+    if comp.evaluator:
+        lines += [f"Evaluator: {comp.evaluator} (each resample and swap pattern runs its accumulate() and summarize() "
+                  f"on its own per-image results; at the full image set it reproduces each run's summary, checked).", ""]
     if comp.notes:
         lines += ["**Notes:**"] + [f"- {n}" for n in comp.notes] + [""]
     if comp.seconds:

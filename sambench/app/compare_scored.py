@@ -128,7 +128,7 @@ def compare_evaluated(runs: List[RunInfo], base: RunInfo, labels: List[str], bas
                       settings: Settings) -> Comparison:
     """Instances (mask AP) and proposals (mask AR@K) through the official evaluators."""
     from sambench.metrics import coco_eval
-    from sambench.metrics.resample import EvaluatorResampler
+    from sambench.metrics.resample import EvaluatorResampler, faster_coco_evaluate
     from sambench.tasks.instances import annotation_file_of
 
     task = base.config["task"]
@@ -148,8 +148,16 @@ def compare_evaluated(runs: List[RunInfo], base: RunInfo, labels: List[str], bas
     for label, (_, ids) in inputs.items():
         if len(ids) != len(common):
             comp.notes.append(f"{label}: {len(ids)} images evaluated, {len(common)} in common with every run")
+    faster = gt.format == "coco" and settings.evaluator == "faster-coco-eval"
+    comp.evaluator = "faster-coco-eval" if faster else gt.evaluator
     evaluators, t0 = {}, time.perf_counter()
     for label, (results, ids) in inputs.items():
+        if not results:
+            raise ValueError(f"{label}: no masks to evaluate; nothing to compare")
+        if faster:  # the same per-image evaluation in C++, checked against the run's pycocotools summary below
+            evaluators[label] = faster_coco_evaluate(gt.data, results, common, use_cats=task == "instances",
+                                                     max_dets=None if task == "instances" else [K, K, K])
+            continue
         ev = (coco_eval.mask_ap(gt, results, img_ids=common, return_evaluator=True) if task == "instances" else
               coco_eval.proposal_recall(gt, results, K, img_ids=common, return_evaluator=True))
         if "evaluator_object" not in ev:
@@ -160,7 +168,7 @@ def compare_evaluated(runs: List[RunInfo], base: RunInfo, labels: List[str], bas
     _check_against_summaries(all_runs, all_labels, evaluators, names, metrics, common, inputs, task, K)
 
     def paired(la: str, lb: str):
-        res = EvaluatorResampler([evaluators[la], evaluators[lb]], names if gt.format == "coco" else ())
+        res = EvaluatorResampler([evaluators[la], evaluators[lb]], names)
         keys = [_evaluator_key(m, gt.format, K) for m in metrics]
 
         def delta(idx, axis=-1):
@@ -266,12 +274,15 @@ def _check_against_summaries(runs, labels, evaluators, names, metrics, common, i
     for run, label in zip(runs, labels):
         if len(inputs[label][1]) != len(common):
             continue
-        fmt = "lvis" if hasattr(evaluators[label], "eval_imgs") else "coco"
-        res = EvaluatorResampler([evaluators[label]], names if fmt == "coco" else ())
+        res = EvaluatorResampler([evaluators[label]], names)
+        fmt = "lvis" if res.kind == "lvis" else "coco"
         got = res.metrics([(0, i) for i in range(res.n_images)])
-        key = metrics[0]
-        want = run.summary.get(key) if task == "instances" else run.summary.get(f"AR@{K}")
-        have = got[_evaluator_key(key, fmt, K)]
-        if want is not None and abs(float(want) - float(have)) > 1e-9:
-            raise ValueError(f"{run.path}: re-evaluating its records gives {key}={have:.6f}, its summary.json says "
-                             f"{float(want):.6f}; re-summarise the run (sambench report {run.path}) and compare again")
+        for key in metrics:
+            want, have = run.summary.get(key), got.get(_evaluator_key(key, fmt, K))
+            if want is None or have is None:
+                continue
+            if abs(float(want) - float(have)) > 1e-9:
+                hint = " (or pass --evaluator pycocotools)" if res.kind == "faster" else ""
+                raise ValueError(f"{run.path}: re-evaluating its records gives {key}={have:.6f}, its summary.json "
+                                 f"says {float(want):.6f}; re-summarise the run (sambench report {run.path}) and "
+                                 f"compare again{hint}")
