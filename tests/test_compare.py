@@ -237,3 +237,35 @@ def test_several_datasets_mean_over_datasets_and_holm(tmp_path, demo_root):
         pytest.approx(min(1.0, 2 * min(rows["demo"]["p"], rows["coco2017"]["p"])))
     for name in ("demo", "coco2017"):
         assert (tmp_path / "cmp" / "plots" / f"compare_scatter_{name}.png").is_file()
+
+
+def test_incomplete_run_is_paired_on_what_it_finished_and_says_so(tmp_path, point_runs):
+    import shutil
+
+    part = tmp_path / "partial"
+    shutil.copytree(point_runs["b"], part)
+    rec_path = part / "records" / "records-rank0.csv"
+    records = pd.read_csv(rec_path, dtype={"image_id": str, "instance_id": str}, keep_default_na=False)
+    last = records["image_id"].iloc[-1]
+    records[records["image_id"] != last].to_csv(rec_path, index=False)
+    done = [json.loads(x) for x in (part / "records" / "done-rank0.jsonl").read_text().splitlines()]
+    (part / "records" / "done-rank0.jsonl").write_text("".join(json.dumps(d) + "\n" for d in done if d["image_id"] != last))
+    (part / "summary.json").unlink()
+    rec = compare(tmp_path / "cmp", point_runs["a"], part, extra=["--resamples", "100"])
+    r = row(rec, "[partial]", "mIoU@1")
+    full = pd.read_csv(point_runs["b"] / "records" / "records-rank0.csv", dtype={"image_id": str})
+    assert r["n_images"] == 7 and r["n_masks"] == int(((full.n_clicks == 1) & (full.image_id != last)).sum())
+    assert any("paired masks" in n for n in rec["notes"])
+
+
+def test_gallery_says_when_the_images_are_gone(tmp_path):
+    import shutil
+
+    root = tmp_path / "coco"
+    ann = make_dataset(root, "coco")
+    assert main(["run", "point", "--model", "oracle", "--dataset", "coco", "--root", str(root / "val2017"), "--ann",
+                 str(ann), "--points", "1", "--cache-dir", "none", "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    shutil.rmtree(root)
+    assert main(["report", str(tmp_path / "run"), "--out", str(tmp_path / "rep"), "--html"]) == 0
+    page = (tmp_path / "rep" / "dataset-coco.html").read_text()
+    assert "not available" in page and (tmp_path / "rep" / "index.html").is_file()
