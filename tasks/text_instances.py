@@ -197,7 +197,8 @@ class TextInstancesTask(Task):
         if not pairs:
             return []
         query = TextQuery([p for _, p in pairs], mode="instances", vocabulary=vocab["all_phrases"],
-                          category_ids=[c for c, _ in pairs], max_per_phrase=self.max_per_phrase, min_score=self.min_score)
+                          category_ids=[c for c, _ in pairs], max_per_phrase=self.max_per_phrase, min_score=self.min_score,
+                          max_total=vocab["max_per_image"] if self.category_names == "name" else None)
         answers = model.segment_text(embedding, query)
         found = []  # (score, category, phrase, rle, box)
         for (cat, phrase), a in zip(pairs, answers):

@@ -147,3 +147,25 @@ def test_real_coco_val2017_oracle_ap_is_one(tmp_path):
     n_json_images = len(json.loads(ann.read_text())["images"])
     assert s["n_images"] == n_json_images  # every image prompted, annotated or not
     assert cocoeval_stats(ann, out / "coco_results.json") == pytest.approx(s["stats"])
+
+
+def test_max_per_image_keeps_the_best_scored_masks(tmp_path, coco):
+    from sambench.models.text import cap_total
+
+    root, ann = coco
+    data = json.loads(ann.read_text())
+    dets = [{"image_id": a["image_id"], "category_id": a["category_id"], "bbox": a["bbox"], "score": 0.1 * (k + 1)}
+            for k, a in enumerate(data["annotations"])]
+    path = tmp_path / "dets.json"
+    path.write_text(json.dumps(dets))
+    out = tmp_path / "cap"
+    s = run(out, "--model", "oracle", "--detections", path, "--max-per-image", "2", root=root / "val2017", ann=ann)
+    rec = pd.read_csv(out / "records" / "records-rank0.csv", dtype={"image_id": str})
+    want = {str(i): sorted((d["score"] for d in dets if d["image_id"] == i), reverse=True)[:2] for i in (1, 2)}
+    for image_id, scores in want.items():
+        assert sorted(rec[rec["image_id"] == image_id]["score"], reverse=True) == pytest.approx(scores)
+    assert s["n_masks"] == 4 and s["max_per_image"] == 2
+    # ties over all phrases: the earlier phrase, then the earlier rank
+    kept = cap_total([np.array([5, 6]), np.array([7]), np.array([8, 9])],
+                     [np.array([0.9, 0.5]), np.array([0.5]), np.array([0.7, 0.5])], 3)
+    assert [list(k) for k in kept] == [[5, 6], [], [8]]

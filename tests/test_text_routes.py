@@ -152,6 +152,13 @@ def test_sam3_one_batch_equals_one_phrase_at_a_time(data):
         np.testing.assert_allclose(ans.scores, alone.scores, atol=1e-5)
         np.testing.assert_allclose(ans.boxes, alone.boxes, atol=1e-3)
     assert model.text_stats()["phrases_encoded"] == 3
+    # a cap over all phrases keeps exactly the best of the uncapped answers (decided before any mask is resized)
+    capped = model.segment_text(emb, TextQuery(phrases, "instances", max_per_phrase=5, max_total=4))
+    want = sorted(((float(s), p) for p, a in enumerate(together) for s in a.scores), reverse=True)[:4]
+    got = sorted(((float(s), p) for p, a in enumerate(capped) for s in a.scores), reverse=True)
+    assert [p for _, p in got] == [p for _, p in want]
+    np.testing.assert_allclose([s for s, _ in got], [s for s, _ in want], atol=1e-6)
+    assert sum(len(a) for a in capped) == 4
 
 
 def test_owlv2_decomposition_equals_the_plain_forward(data):

@@ -60,6 +60,9 @@ class TextQuery:
         oracle reads it (and a mask model prompted with ground-truth boxes); real routes never do.
       max_per_phrase: instances mode: at most this many instances per phrase (highest scores).
       min_score: instances mode: drop instances scoring below this.
+      max_total: instances mode: at most this many instances over all phrases (highest scores), or
+        None. A task that keeps only the image's best N masks by score sets it, so routes whose
+        score is known before the mask (detector boxes, SAM 3 queries) decode only those N.
     """
 
     phrases: List[str]
@@ -69,6 +72,7 @@ class TextQuery:
     targets: Optional[List[Optional[str]]] = None
     max_per_phrase: int = 100
     min_score: float = 0.0
+    max_total: Optional[int] = None
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -106,6 +110,12 @@ def answers_from_masks(masks: np.ndarray, scores: np.ndarray, boxes: Optional[np
     """Group N masks (N x H x W bool) into one TextAnswer per phrase (``owner[i]`` = phrase of mask i),
     best score first; a mask's box is its tight box when ``boxes`` is None."""
     rles = mask_utils.encode_batch(np.asarray(masks, dtype=bool)) if len(masks) else []
+    return answers_from_rles(rles, scores, boxes, owner, n_phrases)
+
+
+def answers_from_rles(rles: List[dict], scores: np.ndarray, boxes: Optional[np.ndarray],
+                      owner: Sequence[int], n_phrases: int) -> List[TextAnswer]:
+    """``answers_from_masks`` for masks already run-length encoded."""
     if boxes is None:
         boxes = np.array([mask_box(r) for r in rles], dtype=np.float64).reshape(-1, 4)
     out = [TextAnswer() for _ in range(n_phrases)]
@@ -143,6 +153,19 @@ def select(scores: np.ndarray, mode: str, max_per_phrase: int, min_score: float)
             keep = order[row[order] >= min_score]
             out.append(keep[:max(int(max_per_phrase), 0)])
     return out
+
+
+def cap_total(chosen: List[np.ndarray], scores: List[np.ndarray], max_total: Optional[int]) -> List[np.ndarray]:
+    """Keep, over all phrases, the ``max_total`` highest-scored of the selections ``chosen[p]`` (whose
+    scores are ``scores[p]``, in the same order); ties go to the earlier phrase, then the earlier rank."""
+    n = sum(len(c) for c in chosen)
+    if max_total is None or n <= int(max_total):
+        return chosen
+    flat = sorted((-float(s), p, r) for p, sc in enumerate(scores) for r, s in enumerate(sc))[: int(max_total)]
+    keep: Dict[int, List[int]] = {}
+    for _, p, r in flat:
+        keep.setdefault(p, []).append(r)
+    return [np.asarray(c)[sorted(keep.get(p, []))] for p, c in enumerate(chosen)]
 
 
 class PhraseCache:
@@ -226,20 +249,21 @@ class DetectorPromptedModel(TextPromptableModel):
 
     Per image: the detector answers all phrases at once (``Detector.detect``); referring mode
     keeps each phrase's best box, instances mode its boxes with score >= ``query.min_score``
-    (at most ``query.max_per_phrase``); every kept box of the image prompts the mask model in one
-    decoder call (``max_batch`` > 0 splits it only to bound memory), one mask per box (multimask
-    off), binarised at the mask model's threshold. Each mask keeps its box's score; the answer's
-    box is the detector's.
+    (at most ``query.max_per_phrase`` per phrase, ``query.max_total`` in all); the kept boxes of
+    the image prompt the mask model in one decoder call of up to ``max_batch`` boxes (more boxes:
+    several calls, to bound memory; the masks do not change), one mask per box (multimask off),
+    binarised at the mask model's threshold and turned into RLE call by call. Each mask keeps its
+    box's score; the answer's box is the detector's.
 
     Arguments:
       detector: a ``sambench.models.detectors.Detector``.
       mask_model: any PromptableModel with box prompts.
-      max_batch: boxes per decoder call; 0 = all boxes of an image in one call.
+      max_batch: boxes per decoder call (default 256); 0 = all boxes of an image in one call.
     """
 
     route = "detector+mask"
 
-    def __init__(self, detector, mask_model: PromptableModel, max_batch: int = 0):
+    def __init__(self, detector, mask_model: PromptableModel, max_batch: int = 256):
         if not mask_model.capabilities.boxes:
             raise UnsupportedPromptError(f"model '{mask_model.name}' takes no box prompts; the detector route "
                                          f"needs a box-capable model (SAM, SAM 2, HQ-SAM, ...)")
@@ -279,24 +303,24 @@ class DetectorPromptedModel(TextPromptableModel):
     def segment_text(self, embedding: ImageEmbedding, query: TextQuery) -> List[TextAnswer]:
         dets = self.detector.detect(embedding.features["detector"], query)
         chosen = select_rows(dets, query)
-        boxes = np.concatenate([d.boxes[s] for d, s in zip(dets, chosen)] + [np.zeros((0, 4))]).reshape(-1, 4)
-        score = np.concatenate([d.scores[s] for d, s in zip(dets, chosen)] + [np.zeros(0)])
-        owner = np.concatenate([np.full(len(s), p) for p, s in enumerate(chosen)] + [np.zeros(0)]).astype(np.int64)
-        masks = self._decode_boxes(embedding, boxes)
-        return answers_from_masks(masks, score, boxes, owner, len(query))
+        chosen = cap_total(chosen, [d.scores[c] for d, c in zip(dets, chosen)], query.max_total)
+        boxes = np.concatenate([d.boxes[c] for d, c in zip(dets, chosen)] + [np.zeros((0, 4))]).reshape(-1, 4)
+        score = np.concatenate([d.scores[c] for d, c in zip(dets, chosen)] + [np.zeros(0)])
+        owner = np.concatenate([np.full(len(c), p) for p, c in enumerate(chosen)] + [np.zeros(0)]).astype(np.int64)
+        rles = self._decode_boxes(embedding, boxes)
+        return answers_from_rles(rles, score, boxes, owner, len(query))
 
-    def _decode_boxes(self, embedding: ImageEmbedding, boxes: np.ndarray) -> np.ndarray:
-        h, w = embedding.original_size
+    def _decode_boxes(self, embedding: ImageEmbedding, boxes: np.ndarray) -> List[dict]:
         if not len(boxes):
-            return np.zeros((0, h, w), dtype=bool)
+            return []
         step = self.max_batch if self.max_batch > 0 else len(boxes)
-        out = []
+        rles: List[dict] = []
         for start in range(0, len(boxes), step):
-            sl = slice(start, start + step)
-            pred = self.mask_model.decode(embedding.features["mask"], PromptBatch(boxes=boxes[sl]), multimask=False)
+            pred = self.mask_model.decode(embedding.features["mask"], PromptBatch(boxes=boxes[start:start + step]),
+                                          multimask=False)
             self.n_decoder_calls += 1
-            out.append((pred.logits[:, 0] > self.mask_model.mask_threshold).cpu().numpy())
-        return np.concatenate(out)
+            rles += mask_utils.encode_batch((pred.logits[:, 0] > self.mask_model.mask_threshold).cpu().numpy())
+        return rles
 
     def text_stats(self) -> Dict[str, int]:
         return dict(self.detector.stats(), mask_decoder_calls=self.n_decoder_calls)

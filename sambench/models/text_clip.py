@@ -32,7 +32,8 @@ import torch
 from .. import masks as mask_utils
 from ..data import Sample
 from .base import ImageEmbedding, PromptableModel, UnsupportedPromptError, sha256_file
-from .text import PhraseCache, TextAnswer, TextPromptableModel, TextQuery, mask_box, select, worst_weights
+from .text import (PhraseCache, TextAnswer, TextPromptableModel, TextQuery, cap_total, mask_box, select,
+                   worst_weights)
 from .text_hf import MARKER, weights_kind
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -195,6 +196,7 @@ class ClipRankedMasks(TextPromptableModel):
             col = {p: i for i, p in enumerate(vocab)}
             scores = np.stack([probs[:, col[p]] for p in query.phrases])
             chosen = select(scores, "instances", query.max_per_phrase, max(self.threshold, query.min_score))
+            chosen = cap_total(chosen, [scores[p, idx] for p, idx in enumerate(chosen)], query.max_total)
         out = []
         for p, idx in enumerate(chosen):
             picked = [rles[i] for i in idx]

@@ -21,7 +21,8 @@ phrases of an image then run through the DETR encoder/decoder and mask decoder i
 sigmoid(presence_logits)``; masks are the selected queries' mask logits resized (bilinear) to the
 original image and kept where ``sigmoid > mask_threshold`` (0.5); boxes are the predicted xyxy
 boxes scaled to the original size. Referring mode keeps each phrase's highest-scoring query;
-instances mode its queries scoring >= ``min_score`` (at most ``max_per_phrase``).
+instances mode its queries scoring >= ``min_score`` (at most ``max_per_phrase``, and ``max_total`` over
+all phrases); only the kept queries' masks are resized to the image.
 """
 
 from __future__ import annotations
@@ -34,9 +35,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
+from .. import masks as mask_utils
 from ..data import Sample
 from .base import ImageEmbedding, sha256_file
-from .text import PhraseCache, TextAnswer, TextPromptableModel, TextQuery, answers_from_masks, select
+from .text import PhraseCache, TextAnswer, TextPromptableModel, TextQuery, answers_from_rles, cap_total, select
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pth", ".pt")
 MARKER = "sambench_weights.json"
@@ -104,12 +106,15 @@ class Sam3Text(TextPromptableModel):
       device: torch device.
       mask_threshold: probability threshold of the masks (the processor's default 0.5).
       encoder_batch_size: images per vision-encoder call.
+      phrase_batch: distinct phrases per detector/mask-decoder call (memory bound; answers do not
+        change); 0 = all phrases of an image in one call.
     """
 
     name = "sam3"
     route = "text-native"
 
-    def __init__(self, checkpoint, device: torch.device, mask_threshold: float = 0.5, encoder_batch_size: int = 2):
+    def __init__(self, checkpoint, device: torch.device, mask_threshold: float = 0.5, encoder_batch_size: int = 2,
+                 phrase_batch: int = 32):
         from transformers import Sam3Model, Sam3Processor
 
         self.device = device
@@ -117,6 +122,7 @@ class Sam3Text(TextPromptableModel):
         self.weights = self.info["weights"]
         self.prob_threshold = float(mask_threshold)
         self.encoder_batch_size = int(encoder_batch_size)
+        self.phrase_batch = int(phrase_batch)
         self.text_cache = PhraseCache(self._encode_phrases)
         self.n_decoder_calls = 0
         self.n_image_encodes = 0
@@ -124,7 +130,7 @@ class Sam3Text(TextPromptableModel):
     def fingerprint(self) -> dict:
         fp = super().fingerprint()
         fp.update({k: self.info[k] for k in ("checkpoint", "checkpoint_sha256", "weight_files")})
-        fp.update({"architecture": "Sam3Model", "mask_threshold": self.prob_threshold})
+        fp.update({"architecture": "Sam3Model", "mask_threshold": self.prob_threshold, "phrase_batch": self.phrase_batch})
         return fp
 
     # -- encoders ---------------------------------------------------------------------------------
@@ -160,28 +166,41 @@ class Sam3Text(TextPromptableModel):
             return []
         distinct = list(dict.fromkeys(query.phrases))
         cached = self.text_cache.get(distinct)
-        text = BaseModelOutputWithPooling(pooler_output=torch.cat([c[0] for c in cached]))
-        attention = torch.cat([c[1] for c in cached])
-        out = self.model(vision_embeds=_expand_vision(embedding.features, len(distinct)), text_embeds=text,
-                         attention_mask=attention)
-        self.n_decoder_calls += 1
-        scores = out.pred_logits.sigmoid()
-        if out.presence_logits is not None:
-            scores = scores * out.presence_logits.sigmoid()
-        scores = scores.float().cpu().numpy()  # (U, Q)
-        chosen = select(scores, query.mode, query.max_per_phrase, query.min_score)
+        step = self.phrase_batch if self.phrase_batch > 0 else len(distinct)
+        kept: Dict[int, tuple] = {}  # distinct phrase -> (scores, low-res mask logits, boxes) of its selected queries
+        for start in range(0, len(distinct), step):  # one call unless more than phrase_batch distinct phrases
+            part = cached[start:start + step]
+            text = BaseModelOutputWithPooling(pooler_output=torch.cat([c[0] for c in part]))
+            out = self.model(vision_embeds=_expand_vision(embedding.features, len(part)), text_embeds=text,
+                             attention_mask=torch.cat([c[1] for c in part]))
+            self.n_decoder_calls += 1
+            sc = out.pred_logits.sigmoid()
+            if out.presence_logits is not None:
+                sc = sc * out.presence_logits.sigmoid()
+            sc = sc.float().cpu().numpy()  # (U, Q)
+            for u, idx in enumerate(select(sc, query.mode, query.max_per_phrase, query.min_score)):
+                sel = torch.as_tensor(idx, dtype=torch.long, device=out.pred_masks.device)
+                kept[start + u] = (sc[u, idx].astype(np.float64), out.pred_masks[u, sel].float(),
+                                   out.pred_boxes[u, sel].float().cpu().numpy())
+            if query.max_total is not None:  # only the image's best max_total queries can be kept: drop the rest now
+                rows = sorted(kept)
+                best = cap_total([np.arange(len(kept[r][0])) for r in rows], [kept[r][0] for r in rows], query.max_total)
+                kept = {r: (kept[r][0][b], kept[r][1][torch.as_tensor(b, dtype=torch.long, device=kept[r][1].device)],
+                            kept[r][2][b]) for r, b in zip(rows, best)}
         row_of = {p: i for i, p in enumerate(distinct)}
-        picks = [(p, row_of[phrase], int(q)) for p, phrase in enumerate(query.phrases) for q in chosen[row_of[phrase]]]
-        if not picks:
+        owner = [p for p, phrase in enumerate(query.phrases) for _ in range(len(kept[row_of[phrase]][0]))]
+        if not owner:
             return [TextAnswer() for _ in query.phrases]
-        rows = torch.tensor([r for _, r, _ in picks], device=out.pred_masks.device)
-        cols = torch.tensor([q for _, _, q in picks], device=out.pred_masks.device)
-        logits = out.pred_masks[rows, cols][None].float()  # (1, N, h', w')
-        probs = torch.nn.functional.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)[0].sigmoid()
-        masks = (probs > self.prob_threshold).cpu().numpy()
-        boxes = out.pred_boxes[rows, cols].float().cpu().numpy() * np.array([w, h, w, h], dtype=np.float64)
-        return answers_from_masks(masks, scores[rows.cpu().numpy(), cols.cpu().numpy()], boxes,
-                                  [p for p, _, _ in picks], len(query))
+        rows = [row_of[phrase] for phrase in query.phrases]
+        logits = torch.cat([kept[r][1] for r in rows])  # (N, h', w')
+        rles: List[dict] = []
+        for start in range(0, len(logits), 64):  # full-resolution masks 64 at a time (memory)
+            probs = torch.nn.functional.interpolate(logits[None, start:start + 64], size=(h, w), mode="bilinear",
+                                                    align_corners=False)[0].sigmoid()
+            rles += mask_utils.encode_batch((probs > self.prob_threshold).cpu().numpy())
+        box = np.concatenate([kept[r][2] for r in rows]).astype(np.float64) * np.array([w, h, w, h], dtype=np.float64)
+        score = np.concatenate([kept[r][0] for r in rows])
+        return answers_from_rles(rles, score, box, owner, len(query))
 
     def text_stats(self) -> Dict[str, int]:
         return dict(self.text_cache.stats(), decoder_calls=self.n_decoder_calls, images_encoded=self.n_image_encodes)

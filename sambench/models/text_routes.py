@@ -49,7 +49,7 @@ def compose_text_route(model: PromptableModel, detector: Optional[str] = None,
         return DetectorPromptedModel(build_detector("precomputed", detections, device), model)
     if detector:
         opts = dict(detector_options or {})
-        max_batch = int(opts.pop("max_batch", 0))
+        max_batch = int(opts.pop("max_batch", 256))
         return DetectorPromptedModel(build_detector(detector, detector_checkpoint, device, **opts), model,
                                      max_batch=max_batch)
     from .text_clip import ClipRankedMasks

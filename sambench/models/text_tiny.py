@@ -28,6 +28,12 @@ PathLike = Union[str, Path]
 UNTRAINED = {"weights": "untrained", "note": "seeded random tiny config written by sambench.models.text_tiny"}
 
 
+def _quiet() -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
 def _mark(folder: Path, seed: int) -> Path:
     (folder / MARKER).write_text(json.dumps(dict(UNTRAINED, seed=int(seed))))
     return folder
@@ -77,6 +83,7 @@ def save_tiny_sam3(folder: PathLike, seed: int = 0, image_size: int = 112) -> Pa
     """A tiny ``Sam3Model`` + ``Sam3Processor`` folder (untrained)."""
     from transformers import Sam3Config, Sam3ImageProcessor, Sam3Model, Sam3Processor
 
+    _quiet()
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tok = clip_char_tokenizer(32)
@@ -122,6 +129,7 @@ def save_tiny_grounding_dino(folder: PathLike, seed: int = 0, mm: bool = False) 
     from transformers import (GroundingDinoConfig, GroundingDinoForObjectDetection, GroundingDinoImageProcessor,
                               GroundingDinoProcessor, MMGroundingDinoConfig, MMGroundingDinoForObjectDetection)
 
+    _quiet()
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tok = bert_char_tokenizer(folder)
@@ -140,6 +148,7 @@ def save_tiny_owlv2(folder: PathLike, seed: int = 0) -> Path:
     """A tiny ``Owlv2ForObjectDetection`` + ``Owlv2Processor`` folder (untrained)."""
     from transformers import Owlv2Config, Owlv2ForObjectDetection, Owlv2ImageProcessor, Owlv2Processor
 
+    _quiet()
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tok = clip_char_tokenizer(16)
