@@ -181,7 +181,7 @@ class ReferringTask(Task):
 
     # -- summary ------------------------------------------------------------------------------------
     def headline(self, summary: Dict) -> str:
-        lines = []
+        lines = list(summary.get("notes", []))
         for name, d in summary.get("datasets", {}).items():
             for split, m in d.get("splits", {}).items():
                 if m.get("miou") is not None:
@@ -209,6 +209,10 @@ class ReferringTask(Task):
                           "n_expressions_skipped": int((~r["status"].isin([OK, NO_MASK])).sum())})
                 splits[split] = m
             skip = skipped.get(name, [])
+            if not len(rec):
+                out.setdefault("notes", []).append(
+                    f"{name}: no referring expression was evaluated (its samples carry no Sample.extra['refs']: "
+                    f"use refcoco, refcoco+ or refcocog)")
             out["datasets"][name] = {
                 "splits": splits, "n_images_skipped": sum(1 for s in skip if s["instance_id"] is None),
                 "skipped": skip, "refs_skipped_by_reason": entry.get("refs_skipped_by_reason", {}),

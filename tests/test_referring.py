@@ -24,8 +24,8 @@ def root(tmp_path_factory):
     return write_refcoco(tmp_path_factory.mktemp("refer"))
 
 
-def run(out, *args, root, check=True):
-    code = main(["run", "referring", *map(str, args), "--dataset", "refcoco", "--root", str(root), "--out", str(out),
+def run(out, *args, root, check=True, dataset="refcoco"):
+    code = main(["run", "referring", *map(str, args), "--dataset", dataset, "--root", str(root), "--out", str(out),
                  "--no-progress", "--cache-dir", "none"])
     if check:
         assert code == 0
@@ -86,6 +86,17 @@ def test_known_corruption_gives_hand_computed_miou_and_ciou(tmp_path, root):
     table = (out / "tables" / "referring_miou.md").read_text()
     assert "| route | RefCOCO val | RefCOCO testA | RefCOCO testB |" in table
     assert "| text-oracle (oracle) | 83.33 | 41.67 | 66.67 |" in table and "No published rows" in table
+    # the summary is re-derived from the records alone (the task rebuilt from the run's protocol)
+    (out / "summary.json").unlink()
+    assert main(["report", str(out), "--out", str(tmp_path / "report")]) == 0
+    assert json.loads((out / "summary.json").read_text())["datasets"] == s["datasets"]
+
+
+def test_a_dataset_without_expressions_says_so(tmp_path, demo_root):
+    s = run(tmp_path / "demo", "--model", "text-oracle", root=demo_root, check=False, dataset="demo")
+    assert s == 0
+    summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
+    assert summary["datasets"]["demo"]["splits"] == {} and "no referring expression" in summary["notes"][0]
 
 
 def test_gt_boxes_mode_and_missing_text_route(tmp_path, root):

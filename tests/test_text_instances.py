@@ -101,8 +101,21 @@ def test_lvis_oracle_and_federated_prompts(tmp_path):
     assert s["evaluator"] == "lvis"
     for key in ("AP", "AP50", "AP75", "APr", "APc", "APf"):
         assert s[key] == pytest.approx(1.0), key
-    # image 3 has no object; make category 1 negative there: it is prompted on image 3, category 2 is not
+    # every synonym prompted: the oracle answers each with the category's masks; merged per category, AP stays 1
     data = json.loads(ann.read_text())
+    for c in data["categories"]:
+        c["synonyms"] = [c["name"], c["name"] + "_alias"]
+    ann.write_text(json.dumps(data))
+    syn = tmp_path / "syn"
+    s = run(syn, "--model", "text-oracle", "--category-names", "synonyms", root=root, dataset="lvis")
+    assert s["AP"] == pytest.approx(1.0) and s["n_masks"] == 7
+    names = {"thing f", "thing c", "thing r", "odd c"}
+    assert set(pd.read_csv(syn / "records" / "records-rank0.csv")["phrase"]) == names  # ties keep the first synonym
+    dup = tmp_path / "dup"
+    s = run(dup, "--model", "text-oracle", "--category-names", "synonyms", "--synonym-nms", "1.01", root=root, dataset="lvis")
+    assert s["n_masks"] == 14 and s["AP"] < 1.0  # without the merge each object is found twice: a duplicate is a false positive
+    assert set(pd.read_csv(dup / "records" / "records-rank0.csv")["phrase"]) == names | {n + " alias" for n in names}
+    # image 3 has no object; make category 1 negative there: it is prompted on image 3, category 2 is not
     for im in data["images"]:
         if im["id"] == 3:
             im["neg_category_ids"] = [1]

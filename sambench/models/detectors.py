@@ -18,7 +18,8 @@ a score). Registered detectors (``DETECTORS``; ``--detector NAME --detector-chec
   image) is not encoded again.
 - ``owlv2``: transformers ``Owlv2ForObjectDetection``. The image embedding, class-head features
   and boxes are computed once per image (``image_embedder``, ``box_predictor``); each distinct
-  phrase's query embedding once per run (``get_text_features``, ``PhraseCache``); one
+  phrase's query embedding once per run (``get_text_features``, ``PhraseCache``; OWLv2's text
+  encoder reads 16 tokens, so longer expressions are truncated, as its processor does); one
   ``class_predictor`` call scores every patch box for all phrases of the image. Scores are
   ``sigmoid(logits)``; boxes are relative to the padded square input, so they scale by
   ``max(H, W)`` (as ``Owlv2ImageProcessor`` does).

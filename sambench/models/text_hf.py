@@ -14,7 +14,8 @@ SAM 3 (:class:`Sam3Text`), following transformers' ``Sam3Model`` / ``Sam3Process
 model card's "reuse vision / text embeddings" usage): each image goes through
 ``Sam3Processor``'s image processor (resize to the model's square input, ImageNet-style
 normalisation) and ``get_vision_features`` once; each distinct phrase through the processor's
-tokenizer (padded to 32 tokens) and ``get_text_features`` once per run (:class:`PhraseCache`); all
+tokenizer (padded to 32 tokens, longer phrases truncated, as ``Sam3Processor`` does) and
+``get_text_features`` once per run (:class:`PhraseCache`); all
 phrases of an image then run through the DETR encoder/decoder and mask decoder in ONE batch
 (the image features expanded to the number of phrases). Scores follow
 ``Sam3ImageProcessor.post_process_instance_segmentation``: ``sigmoid(pred_logits) *
