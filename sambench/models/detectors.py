@@ -371,6 +371,9 @@ class PrecomputedDetector(Detector):
             return "no phrase or category_id"
         return None
 
+    def label(self) -> str:
+        return f"detections:{self.path.name}"
+
     def fingerprint(self) -> Dict[str, Any]:
         fp = super().fingerprint()
         fp.update({"file": str(self.path.resolve()), "sha256": self.sha256, "n_entries": self.n_entries,
