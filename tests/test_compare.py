@@ -269,3 +269,34 @@ def test_gallery_says_when_the_images_are_gone(tmp_path):
     assert main(["report", str(tmp_path / "run"), "--out", str(tmp_path / "rep"), "--html"]) == 0
     page = (tmp_path / "rep" / "dataset-coco.html").read_text()
     assert "not available" in page and (tmp_path / "rep" / "index.html").is_file()
+
+
+def test_referring_deltas_hand_computed_and_html(tmp_path):
+    from fixtures_refcoco import EXPECTED, write_refcoco
+
+    root = write_refcoco(tmp_path / "refer")
+    common = ["--model", "text-oracle", "--dataset", "refcoco", "--root", root]
+    run_task("referring", tmp_path / "a", *common)
+    run_task("referring", tmp_path / "b", *common, "--model-arg", "keep_pixels=200")
+    rec = compare(tmp_path / "cmp", tmp_path / "a", tmp_path / "b", extra=["--resamples", "200", "--html"])
+    for split, want in EXPECTED.items():
+        name = f"refcoco {split}"
+        assert row(rec, "[b]", "mIoU", dataset=name)["delta"] == pytest.approx(want["miou"] - 1.0, abs=1e-12)
+        assert row(rec, "[b]", "cIoU", dataset=name)["delta"] == pytest.approx(want["ciou"] - 1.0, abs=1e-12)
+        assert row(rec, "[b]", "P@0.9", dataset=name)["delta"] == pytest.approx(want["precision"][0.9] - 1.0)
+        assert row(rec, "[b]", "mIoU", dataset=name)["n_masks"] == want["n"]
+    assert (tmp_path / "cmp" / "tables" / "compare_table8_cIoU.md").is_file()
+    page = (tmp_path / "cmp" / "dataset-refcoco.html").read_text()
+    assert "refcoco testA" in page and list((tmp_path / "cmp" / "gallery").rglob("*.png"))
+
+
+def test_text_instances_ap_delta(tmp_path):
+    root = tmp_path / "coco"
+    ann = make_dataset(root, "coco")
+    common = ["--model", "text-oracle", "--dataset", "coco", "--root", root / "val2017", "--ann", ann]
+    a = run_task("text-instances", tmp_path / "a", *common)
+    b = run_task("text-instances", tmp_path / "b", *common, "--model-arg", "keep=0.5")
+    rec = compare(tmp_path / "cmp", tmp_path / "a", tmp_path / "b", extra=["--resamples", "10", "--html"])
+    r = row(rec, "[b]", "AP", dataset="coco")
+    assert r["delta"] == pytest.approx(b["AP"] - a["AP"], abs=1e-12) and r["delta"] < 0
+    assert (tmp_path / "cmp" / "gallery.html").is_file()

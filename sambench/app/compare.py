@@ -35,13 +35,15 @@ import numpy as np
 import pandas as pd
 
 from sambench.app.compare_core import MEAN_ROW, Comparison, Settings, apply_holm, make_row, pairs_holm
+from sambench.app.compare_referring import compare_referring
 from sambench.app.compare_scored import compare_edges, compare_evaluated
 from sambench.app.store import RunFolder, write_json_atomic
 from sambench.app.summary import load_run
 from sambench.metrics import stats
 from sambench.reporting import RunInfo, unique_labels
 
-DEFAULT_RESAMPLES = {"point": 2000, "edges": 2000, "instances": 200, "proposals": 200}
+DEFAULT_RESAMPLES = {"point": 2000, "edges": 2000, "instances": 200, "proposals": 200, "referring": 2000,
+                     "text-instances": 200}
 
 
 class NotComparableError(ValueError):
@@ -214,7 +216,8 @@ def compare_point(runs: List[RunInfo], base: RunInfo, labels: List[str], base_la
 # ---------------------------------------------------------------------------------------------
 
 COMPARERS = {"point": compare_point, "edges": compare_edges, "instances": compare_evaluated,
-             "proposals": compare_evaluated}  # edges, instances, proposals: sambench.app.compare_scored
+             "proposals": compare_evaluated, "text-instances": compare_evaluated,  # sambench.app.compare_scored
+             "referring": compare_referring}
 
 
 def run_compare(run_paths: Sequence[Path], out: Path, baseline: Optional[Path] = None,

@@ -115,7 +115,7 @@ def write_comparison(comp, infos: Sequence[RunInfo], labels: Sequence[str], base
     if comp.seconds:
         lines += ["Time: " + ", ".join(f"{k} {v:.3g} s" for k, v in comp.seconds.items()), ""]
 
-    metric_rows = comp.task != "point"
+    metric_rows = comp.task not in ("point", "referring")  # those: a table per metric, a row per dataset
     if metric_rows:
         frame = table8(comp, True)
         write_table(frame, tables, "compare_table8", caption=f"Table 8 layout: {comp.task} metrics, each run minus "
@@ -156,8 +156,9 @@ def write_plots(comp, out: Path) -> List[str]:
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     # Fig. 9a style: per-dataset (or per-metric) delta bars with 95 % whiskers
     metric = comp.headline
-    rows = [r for r in comp.rows if (r["metric"] == metric if comp.task == "point" else True)]
-    key = "dataset" if comp.task == "point" else "metric"
+    per_dataset = comp.task in ("point", "referring")
+    rows = [r for r in comp.rows if (r["metric"] == metric if per_dataset else True)]
+    key = "dataset" if per_dataset else "metric"
     cats = list(dict.fromkeys(r[key] for r in rows))
     first = {r[key]: r["delta"] for r in rows if r["run"] == runs[0]} if runs else {}
     cats.sort(key=lambda c: (c == MEAN_ROW, -(first.get(c) or 0)))
@@ -180,7 +181,7 @@ def write_plots(comp, out: Path) -> List[str]:
         ax.set_yticklabels(cats, fontsize=8)
         ax.invert_yaxis()
         ax.axvline(0, color="k", lw=0.8)
-        ax.set_xlabel(f"delta {metric if comp.task == 'point' else ''} (points), 95% bootstrap interval over images")
+        ax.set_xlabel(f"delta {metric if per_dataset else ''} (points), 95% bootstrap interval over images")
         ax.set_title(f"{comp.task}: each run minus the baseline {comp.baseline}", fontsize=9)
         ax.legend(fontsize=7)
         lines += save_plot(fig, out, "compare_delta_bars.png", "deltas with 95% intervals")

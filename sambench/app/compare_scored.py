@@ -27,7 +27,7 @@ def _vector_comparison(comp: Comparison, metrics: List[str], n_images: int, n_un
                        swap_stat) -> None:
     """Rows for one run vs the baseline from a vector-valued delta statistic over image indices."""
     method = settings.ci_method
-    if method == "BCa" and comp.task in ("instances", "proposals"):
+    if method == "BCa" and comp.task in ("instances", "proposals", "text-instances"):
         method = "percentile"  # BCa's jackknife would cost one evaluator pass per image
         note = f"{comp.task}: BCa needs one evaluator pass per image (jackknife); percentile intervals instead"
         if note not in comp.notes:
@@ -136,7 +136,7 @@ def compare_evaluated(runs: List[RunInfo], base: RunInfo, labels: List[str], bas
     gt = coco_eval.GroundTruth(annotation_file_of(entry))
     all_runs, all_labels = [base] + runs, [base_label] + labels
     K = int(base.config["protocol"].get("max_proposals", 1000)) if task == "proposals" else None
-    if task == "instances":
+    if task != "proposals":  # instances, text-instances: mask AP
         metrics = ["AP", "AP50", "AP75", "APs", "APm", "APl"] + (["APr", "APc", "APf"] if gt.format == "lvis" else [])
         headline = "AP"
     else:
@@ -155,10 +155,10 @@ def compare_evaluated(runs: List[RunInfo], base: RunInfo, labels: List[str], bas
         if not results:
             raise ValueError(f"{label}: no masks to evaluate; nothing to compare")
         if faster:  # the same per-image evaluation in C++, checked against the run's pycocotools summary below
-            evaluators[label] = faster_coco_evaluate(gt.data, results, common, use_cats=task == "instances",
-                                                     max_dets=None if task == "instances" else [K, K, K])
+            evaluators[label] = faster_coco_evaluate(gt.data, results, common, use_cats=task != "proposals",
+                                                     max_dets=None if task != "proposals" else [K, K, K])
             continue
-        ev = (coco_eval.mask_ap(gt, results, img_ids=common, return_evaluator=True) if task == "instances" else
+        ev = (coco_eval.mask_ap(gt, results, img_ids=common, return_evaluator=True) if task != "proposals" else
               coco_eval.proposal_recall(gt, results, K, img_ids=common, return_evaluator=True))
         if "evaluator_object" not in ev:
             raise ValueError(f"{label}: no masks to evaluate; nothing to compare")
@@ -235,7 +235,7 @@ def _evaluator_inputs(run: RunInfo, gt, task: str) -> Tuple[List[dict], List]:
     name = run.config["datasets"][0]["name"]
     processed = [d["image_id"] for d in done if d["dataset"] == name and d.get("status") == "ok"]
     ids = sorted({gt.image_ids[i] for i in processed if i in gt.image_ids})
-    if task == "instances":
+    if task != "proposals":  # instances, text-instances: the results json their summary evaluated
         path = run.path / "coco_results.json"
         if not path.is_file():  # written when the run is summarised
             summarize_run(task_from_config(run.config), run.path)

@@ -75,10 +75,14 @@ def dataset_metrics(run: RunInfo) -> Dict[str, Dict[str, object]]:
             row.update({f"NoC@{k}": v for k, v in (d.get("noc") or {}).items()})
             out[name] = row
         return out
+    if task == "referring":
+        from sambench.app.compare_referring import referring_rows
+
+        return referring_rows(run)
     name = s.get("dataset") or run.config["datasets"][0]["name"]
     if task == "edges":
         keys = ["ods", "ois", "ap", "r50", "n_images", "n_skipped"]
-    elif task == "instances":
+    elif task in ("instances", "text-instances"):
         keys = ["AP", "AP50", "AP75", "APs", "APm", "APl", "APr", "APc", "APf", "mIoU", "n_images", "n_masks"]
     elif task == "proposals":
         K = s.get("max_proposals", 1000)
@@ -110,7 +114,7 @@ def write_html(runs: Sequence[RunInfo], base: Optional[RunInfo], out: Path, comp
     if (out / "gallery").is_dir():
         shutil.rmtree(out / "gallery")
     task = all_runs[0].config["task"]
-    if comparison is not None and task == "point" and base is not None:
+    if comparison is not None and task in ("point", "referring") and base is not None:
         galleries = build_galleries(list(runs), [label_of[id(r)] for r in runs], out, gallery,
                                     base=(base, base_label))
     else:
@@ -137,7 +141,8 @@ def write_html(runs: Sequence[RunInfo], base: Optional[RunInfo], out: Path, comp
     _write(out / "runs.html", env.get_template("runs.html.j2").render(page="runs", title="Run configurations",
                                                                          runs=runs_info, **common))
     for d in datasets:
-        rows = [r for r in (comparison.rows if comparison is not None else []) if r["dataset"] == d]
+        rows = [r for r in (comparison.rows if comparison is not None else [])
+                if r["dataset"] == d or r["dataset"].startswith(d + " ")]  # referring: "refcoco val", ...
         scatter = None
         for candidate in (f"compare_scatter_{slug(d)}.png", "compare_scatter.png"):
             if (out / "plots" / candidate).is_file():

@@ -13,6 +13,8 @@ highest scoring items are drawn as PNG thumbnails (longest side ``THUMB`` px) un
   objects without one had no proposal with IoU >= 0.5.
 * edges: images ranked by their best F (the OIS point); human boundaries green, the edge map at
   the run's ODS threshold magenta.
+* referring: expressions ranked by IoU (comparison: by IoU minus the baseline's), the expression
+  as caption; text-instances: masks with score >= 0.5 as for detections.
 
 Images and ground truth come from the dataset as the run's config recorded it (name, root,
 annotation file); when they cannot be read the gallery says so for that dataset and draws nothing.
@@ -232,7 +234,11 @@ def instances_gallery(run: RunInfo, label: str, out: Path, n: int) -> List[Datas
     name = entry["name"]
     g = DatasetGallery(name, label)
     rec = RunFolder(run.path).load_records()
-    rec = rec[rec["status"].astype(str) == "ok"].copy()
+    if "status" in rec.columns:
+        rec = rec[rec["status"].astype(str) == "ok"].copy()
+    if "box_x0" in rec.columns:  # text-instances: xyxy boxes (empty where the route gives none), phrases
+        x0, y0, x1, y1 = (pd.to_numeric(rec[c], errors="coerce") for c in ("box_x0", "box_y0", "box_x1", "box_y1"))
+        rec = rec.assign(box_x=x0, box_y=y0, box_w=x1 - x0, box_h=y1 - y0, det_index=rec["row_index"])
     gt_mode = run.summary.get("mode") == "gt-boxes"
     try:
         images = Images(entry)
@@ -266,14 +272,16 @@ def instances_gallery(run: RunInfo, label: str, out: Path, n: int) -> List[Datas
     worst, best = _ends(rec, "key", n)
     for frame, target in ((worst, g.worst), (best, g.best)):
         for r in frame.itertuples(index=False):
-            item = Item(f"image {r.image_id}, {'box ' + str(r.instance_id) if gt_mode else 'detection ' + str(r.det_index)}: "
-                        f"IoU {r.key:.3f}" + ("" if gt_mode else f", score {float(r.score):.2f}"))
+            phrase = f" '{r.phrase}'" if hasattr(r, "phrase") else ""
+            item = Item(f"image {r.image_id}, {'box ' + str(r.instance_id) if gt_mode else 'mask ' + str(r.det_index)}"
+                        f"{phrase}: IoU {r.key:.3f}" + ("" if gt_mode else f", score {float(r.score):.2f}"))
             try:
                 _, img = images.sample(str(r.image_id))
                 gt = images.gt(str(r.image_id), str(r.match)) if str(r.match) else None
                 pred = _rle(r.rle)
                 box = [float(r.box_x), float(r.box_y), float(r.box_w), float(r.box_h)]
-                pil = draw(img, [(gt, GT_COLOR), (pred, PRED_COLOR)], boxes=[(box, BOX_COLOR)],
+                boxes = [(box, BOX_COLOR)] if np.all(np.isfinite(box)) else []
+                pil = draw(img, [(gt, GT_COLOR), (pred, PRED_COLOR)], boxes=boxes,
                            focus=pred if gt is None else (gt | pred))
                 item.tiles.append(Tile(_save(pil, out, name, label, r.image_id, r.det_index), label))
             except Exception as exc:
@@ -378,6 +386,56 @@ def edges_gallery(run: RunInfo, label: str, out: Path, n: int) -> List[DatasetGa
     return [g]
 
 
+def referring_gallery(run: RunInfo, label: str, out: Path, n: int,
+                      base: Optional[Tuple[RunInfo, str]] = None) -> List[DatasetGallery]:
+    """Expressions ranked by IoU (or by IoU minus the baseline's), drawn from the records alone (image
+    file, predicted and ground-truth RLE)."""
+    from PIL import Image
+
+    keys = ["dataset", "split", "image_id", "ref_id", "sent_id"]
+
+    def scored(r: RunInfo) -> pd.DataFrame:
+        rec = RunFolder(r.path).load_records()
+        rec = rec[rec["status"].isin(["ok", "no mask"])].copy()
+        rec[keys] = rec[keys].astype(str)
+        return rec.assign(iou=rec["intersection"].astype(float) / rec["union"].astype(float))
+
+    rec = scored(run)
+    if base is not None:
+        rec = rec.merge(scored(base[0]), on=keys, suffixes=("", "_base"))
+        rec["key"] = rec["iou"] - rec["iou_base"]
+    else:
+        rec["key"] = rec["iou"]
+    galleries = []
+    for entry in run.config["datasets"]:
+        name = entry["name"]
+        g = DatasetGallery(name, label if base is None else f"{label} vs {base[1]}",
+                           note="expressions ranked by IoU" + (" minus the baseline's" if base is not None else ""))
+        sel = rec[rec["dataset"] == name]
+        worst, best = _ends(sel, "key", n)
+        for frame, target in ((worst, g.worst), (best, g.best)):
+            for r in frame.itertuples(index=False):
+                ious = f"{r.iou_base:.3f} -> {r.iou:.3f}" if base is not None else f"{r.iou:.3f}"
+                item = Item(f"\"{r.expression}\" ({r.split}, image {r.image_id}): IoU {ious}")
+                shown = ([(base[1], "_base")] if base is not None else []) + [(label, "")]
+                try:
+                    img = np.asarray(Image.open(r.image_file).convert("RGB"))
+                    gt = _rle(r.gt_rle)
+                    preds = [_rle(getattr(r, "rle" + sfx)) for _, sfx in shown]
+                    focus = gt.copy()
+                    for pm in preds:
+                        if pm is not None:
+                            focus |= pm
+                    for (who, _), pred in zip(shown, preds):
+                        pil = draw(img, [(gt, GT_COLOR), (pred, PRED_COLOR)], focus=focus)
+                        item.tiles.append(Tile(_save(pil, out, name, who, r.split, r.ref_id, r.sent_id), who))
+                except Exception as exc:
+                    item.caption += f" [not drawn: {str(exc).splitlines()[0]}]"
+                target.append(item)
+        galleries.append(g)
+    return galleries
+
+
 def build_galleries(runs: Sequence[RunInfo], labels: Sequence[str], out: Path, n: int,
                     base: Optional[Tuple[RunInfo, str]] = None) -> List[DatasetGallery]:
     """Every dataset gallery of the report: per run (and for the point task in a comparison, per
@@ -390,8 +448,10 @@ def build_galleries(runs: Sequence[RunInfo], labels: Sequence[str], out: Path, n
         task = run.config["task"]
         if task == "point":
             galleries += point_gallery(run, label, out, n, base)
-        elif task == "instances":
+        elif task in ("instances", "text-instances"):
             galleries += instances_gallery(run, label, out, n)
+        elif task == "referring":
+            galleries += referring_gallery(run, label, out, n, base)
         elif task == "proposals":
             galleries += proposals_gallery(run, label, out, n)
         elif task == "edges":
