@@ -27,7 +27,7 @@ BUILTIN: Dict[str, dict] = {
                       caps=dataclasses.replace(SAM_CAPS, input_size=256)),
     "sam-hq-tiny": dict(family="HQ-SAM", size="tiny", source="segment_anything_hq", weights="untrained",
                         caps=dataclasses.replace(HQ_CAPS, input_size=256)),
-    "hf": dict(family="from config.json", size="from config.json", source="transformers", caps=None),
+    "hf": dict(family="(config.json)", size="(config.json)", source="transformers", caps=None),
     "random-walker": dict(source="sambench", weights="weight-free", caps="sambench.models.classical:RandomWalker"),
     "oracle": dict(source="sambench", weights="oracle", caps="sambench.models.oracle:Oracle"),
     **{n: dict(source="sambench", weights="weight-free", caps="sambench.models.edge_baselines:EdgeDetector")
@@ -73,7 +73,7 @@ def model_rows() -> List[dict]:
         info = model_info(name)
         caps: Optional[Capabilities] = info.get("caps")
         known = caps is not None
-        unknown = "checkpoint" if info.get("source") == "transformers" else "?"
+        unknown = "config" if info.get("source") == "transformers" else "?"
         rows.append({
             "name": name, "family": info.get("family") or "-", "size": info.get("size") or "-",
             "source": info.get("source") or "-", "weights": info.get("weights", "trained"),

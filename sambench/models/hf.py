@@ -117,6 +117,9 @@ def read_model_type(folder: Path) -> Tuple[str, dict]:
     except json.JSONDecodeError as exc:
         raise CheckpointError(f"{cfg}: not valid JSON ({exc.msg}, line {exc.lineno})") from exc
     model_type = raw.get("model_type")
+    if model_type == "sam3":
+        raise CheckpointError(f"{cfg}: model_type 'sam3' is SAM 3's concept (text) model; point and box prompts "
+                              f"run on its tracker: a sam3_tracker or sam3_video checkpoint (Sam3TrackerModel)")
     if model_type not in HF_ARCHITECTURES:
         raise CheckpointError(f"{cfg}: model_type '{model_type}' is not a SAM-family image model sambench loads "
                               f"(known: {', '.join(HF_ARCHITECTURES)})")
@@ -183,11 +186,16 @@ def load_hf_model(folder: Path, model_type: str, device):
     arch = HF_ARCHITECTURES[model_type]
     cls = getattr(tf, arch.model_class)
     weight_digests(folder)  # refuses folders without safetensors before transformers looks at them
+    progress = tf.utils.logging.is_progress_bar_enabled()
+    tf.utils.logging.disable_progress_bar()  # no per-load progress bars in a run's output
     try:
         model, info = cls.from_pretrained(folder, use_safetensors=True, output_loading_info=True)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"{folder}: {arch.model_class} could not load it ({first[:200]})") from exc
+    finally:
+        if progress:
+            tf.utils.logging.enable_progress_bar()
     missing = list(info.get("missing_keys") or [])
     mismatched = list(info.get("mismatched_keys") or [])
     if missing or mismatched:
