@@ -56,3 +56,11 @@ def test_gpu_timing_script_runs_on_cpu_in_quick_mode(tmp_path):
                                     "hf-sam3-tracker", "hf-edgetam"}
     with pytest.raises(SystemExit, match="unknown model"):
         gpu_models.run(["--quick", "--models", "nope"])
+
+
+def test_every_in_tree_model_shows_its_capabilities():
+    from sambench.models.catalog import model_rows
+
+    for row in model_rows():
+        assert row["source"] != "user plugin", row["name"]
+        assert row["points"] != "?", f"{row['name']}: add it to sambench.models.catalog"

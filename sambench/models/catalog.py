@@ -32,6 +32,9 @@ BUILTIN: Dict[str, dict] = {
     "oracle": dict(source="sambench", weights="oracle", caps="sambench.models.oracle:Oracle"),
     **{n: dict(source="sambench", weights="weight-free", caps="sambench.models.edge_baselines:EdgeDetector")
        for n in ("sobel", "canny", "felzenszwalb")},
+    "sam3": dict(family="SAM 3", size="concepts", source="transformers", text=True,
+                 caps="sambench.models.text:TextPromptableModel"),
+    "text-oracle": dict(source="sambench", weights="oracle", text=True, caps="sambench.models.text:TextOracle"),
 }
 
 
@@ -47,7 +50,7 @@ def family_capabilities(name: str, info: dict) -> Optional[Capabilities]:
 def model_info(name: str) -> dict:
     """family, size, source, weights and capabilities (Capabilities, or None when read from a checkpoint)
     of a registered model; {"source": "user plugin"} for names from entry points or files."""
-    from . import MODEL_INFO
+    from . import MODEL_INFO, MODELS
 
     if name in BUILTIN:
         info = dict(BUILTIN[name])
@@ -60,7 +63,9 @@ def model_info(name: str) -> dict:
         info = dict(MODEL_INFO[name])
         info["caps"] = family_capabilities(name, info)
         return info
-    return {"source": "user plugin", "caps": None}
+    builder = MODELS.get(name)
+    module = getattr(builder, "__module__", None) or getattr(getattr(builder, "func", None), "__module__", "")
+    return {"source": "sambench" if str(module).startswith("sambench") else "user plugin", "caps": None}
 
 
 def model_rows() -> List[dict]:
@@ -83,6 +88,7 @@ def model_rows() -> List[dict]:
             "mask in": yes(caps.mask_input) if known else unknown,
             "masks": (str(caps.n_multimask) if caps.multimask else "1") if known else unknown,
             "input": (str(caps.input_size) if caps.input_size else "any") if known else unknown,
+            "text": "yes" if info.get("text") else "-",
             "description": description,
         })
     return rows
