@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Dict, Optional, Tuple
 
 from .base import sha256_file
+from .hf_adapters import make_adapter
 from .extras import MissingExtraError, require
 from .sam import CheckpointError, resolve_device
 
@@ -144,18 +145,6 @@ def combined_digest(digests: Dict[str, str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def settings_digest(settings: dict) -> str:
-    """SHA-256 of a config/processor dict, ignoring bookkeeping keys (versions, paths, commit hashes)."""
-    def clean(v):
-        if isinstance(v, dict):
-            return {k: clean(x) for k, x in sorted(v.items())
-                    if not str(k).startswith("_") and k not in ("transformers_version", "name_or_path", "processor_class")}
-        if isinstance(v, (list, tuple)):
-            return [clean(x) for x in v]
-        return v
-    return hashlib.sha256(json.dumps(clean(settings), sort_keys=True, default=str).encode()).hexdigest()
-
-
 def describe_size(model_type: str, config) -> str:
     """The released size a config matches ("ViT-H", "Hiera-L", ...) or a short description of its widths."""
     if model_type in ("sam", "sam_hq"):
@@ -234,8 +223,6 @@ def build_hf(checkpoint: Optional[str] = None, device: Optional[str] = None, dow
     Raises:
       CheckpointError or MissingExtraError, one line each.
     """
-    from .hf_adapters import make_adapter
-
     if not checkpoint:
         raise CheckpointError("--model hf needs --checkpoint DIR_OR_ID (a save_pretrained folder, or a hub id "
                               "such as facebook/sam2.1-hiera-large)")

@@ -21,6 +21,8 @@ outputs, the processor's input size).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import List, Optional, Sequence
 
 import numpy as np
@@ -28,6 +30,18 @@ import torch
 
 from ..data import Sample
 from .base import Capabilities, ImageEmbedding, Prediction, PromptableModel, PromptBatch
+
+
+def settings_digest(settings: dict) -> str:
+    """SHA-256 of a config/processor dict, ignoring bookkeeping keys (versions, paths, commit hashes)."""
+    def clean(v):
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in sorted(v.items())
+                    if not str(k).startswith("_") and k not in ("transformers_version", "name_or_path", "processor_class")}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        return v
+    return hashlib.sha256(json.dumps(clean(settings), sort_keys=True, default=str).encode()).hexdigest()
 
 
 def read_capabilities(model, processor) -> Capabilities:
@@ -65,8 +79,6 @@ class _HFAdapter(PromptableModel):
 
     def fingerprint(self) -> dict:
         from importlib import metadata
-
-        from .hf import settings_digest
 
         fp = super().fingerprint()
         fp.update({"architecture": f"transformers.{type(self.model).__name__}", "model_type": self.model_type,
@@ -215,10 +227,9 @@ class HFSam2Adapter(_HFAdapter):
 
 
 def make_adapter(model, processor, model_type: str, **kwargs) -> _HFAdapter:
-    """The adapter for ``model_type`` (see ``sambench.models.hf.HF_ARCHITECTURES``)."""
-    from .hf import HF_ARCHITECTURES
-
+    """The adapter for ``model_type`` (see ``sambench.models.hf.HF_ARCHITECTURES``): SamModel's decoder API for
+    sam and sam_hq, Sam2Model's for the others."""
     hq_token_only = kwargs.pop("hq_token_only", False)
-    if HF_ARCHITECTURES[model_type].kind == "sam":
+    if model_type in ("sam", "sam_hq"):
         return HFSamAdapter(model, processor, model_type, hq_token_only=hq_token_only, **kwargs)
     return HFSam2Adapter(model, processor, model_type, **kwargs)
