@@ -46,6 +46,8 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--download", action="store_true", help="fetch the official checkpoint (SHA-256 verified)")
     g.add_argument("--model-arg", action="append", metavar="KEY=VALUE", help="builder option, e.g. keep=0.5 for oracle")
     g.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:1 ...")
+    g.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32",
+                   help="compute precision (autocast; recorded in the run config). CPU: fp32 or bf16")
 
 
 def add_dataset_arguments(p: argparse.ArgumentParser, multiple: bool = True) -> None:
@@ -118,7 +120,7 @@ def build_model_from_args(args):
     from sambench.models import build_model
 
     model = build_model(args.model, checkpoint=args.checkpoint, device=args.device, download=args.download,
-                        **_parse_kv(args.model_arg))
+                        dtype=getattr(args, "dtype", "fp32"), **_parse_kv(args.model_arg))
     if hasattr(args, "clip"):  # text tasks: a detector or CLIP composed around the mask model
         from sambench.models.text_routes import compose_text_route
 
@@ -192,6 +194,11 @@ def cmd_list(args) -> int:
     from sambench.tasks import TASKS
     from sambench.models import MODELS
 
+    if args.kind == "models":  # a table: family, size, source, weights, capabilities
+        from sambench.models.catalog import format_model_table, model_rows
+
+        print(format_model_table(model_rows()))
+        return 0
     registry = {"models": MODELS, "datasets": DATASETS, "tasks": TASKS}[args.kind]
     desc = registry.describe()
     width = max(len(n) for n in desc) if desc else 0
@@ -300,10 +307,11 @@ def user_errors() -> Tuple[type, ...]:
     from sambench.datasets.base import DatasetLayoutError
     from sambench.models.base import UnsupportedPromptError
     from sambench.models.sam import CheckpointError
+    from sambench.models.extras import MissingExtraError
     from sambench.app.store import RunFolderError
 
     return (DatasetLayoutError, CheckpointError, UnknownNameError, RunFolderError, UnsupportedPromptError,
-            FileNotFoundError, ValueError)
+            MissingExtraError, FileNotFoundError, ValueError)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
