@@ -2,7 +2,9 @@
 
 Runs the paper's point protocol (1, 2, 3, 5, 9 clicks) with the weight-free ``random-walker``
 baseline and the untrained ``sam-tiny`` (plumbing only, labelled as such), then writes a
-comparison report with sam-tiny against the baseline. Minutes on two CPU cores.
+comparison report with sam-tiny against the baseline (``report/``, Markdown and HTML) and the
+statistical comparison (``compare/``: bootstrap intervals, paired test, HTML with a gallery).
+Minutes on two CPU cores.
 """
 
 from __future__ import annotations
@@ -37,12 +39,16 @@ def run_demo(out: Path, progress: bool = True) -> Path:
         run_task(PointTask(), model, [DatasetRun(dataset, manifest)], run_dir, seed=0, resume=resume, progress=progress)
         runs.append(run_dir)
         models.append(model)
-    report = write_report([runs[1]], out / "report", baseline=runs[0], force=True)  # the demo owns its folder
+    report = write_report([runs[1]], out / "report", baseline=runs[0], html=True, force=True)  # the demo owns its folder
+    from sambench.app.compare import run_compare
+
+    comparison = run_compare([runs[0], runs[1]], out / "compare", html=True)
     print(f"demo dataset: {dataset.root} ({manifest.n_images} images, {manifest.n_masks} masks)")
     for model, r in zip(models, runs):
         print(f"run folder:   {r}  -- {model.label()}: {WHAT[model.weights]}")
+    print(f"comparison:   {comparison} (HTML: {out / 'compare' / 'index.html'})")
     print((out / "report" / "tables" / "point_delta_vs_baseline.md").read_text()
           if (out / "report" / "tables" / "point_delta_vs_baseline.md").exists() else "")
     print("These models are not trained checkpoints: the numbers test the pipeline, they say nothing about SAM.")
-    print(f"report:       {report}  (tables/, plots/ beside it)")
+    print(f"report:       {report}  (tables/, plots/ beside it; HTML: {out / 'report' / 'index.html'})")
     return report

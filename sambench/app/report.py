@@ -24,7 +24,7 @@ from sambench.app.summary import comparable_keys, load_run
 from sambench.reporting import RunInfo
 
 OWNED = ".sambench-report.json"  # the files a report wrote into its folder (removed on --force)
-REPORT_PARTS = ("report.md", "tables", "plots")
+REPORT_PARTS = ("report.md", "tables", "plots", "index.html")
 
 
 class ReportFolderError(ValueError):
@@ -90,26 +90,23 @@ def prepare_report_dir(out: Path, force: bool) -> None:
             path = (out / rel).resolve()
             if out.resolve() in path.parents and path.is_file():
                 path.unlink()
-        for sub in ("tables", "plots"):
-            d = out / sub
-            if d.is_dir() and not any(d.iterdir()):
-                d.rmdir()
+        for d in sorted((p for p in out.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+            if not any(d.iterdir()) and any(str(d.relative_to(out)) == str(Path(rel).parent) for rel in owned):
+                d.rmdir()  # a folder emptied of the report's files
         record.unlink()
 
 
 def _record_owned(out: Path, started_ns: int) -> None:
-    files = ["report.md"]
-    for sub in ("tables", "plots"):
-        d = out / sub
-        if d.is_dir():
-            files += sorted(str(f.relative_to(out)) for f in d.rglob("*")
-                            if f.is_file() and f.stat().st_mtime_ns >= started_ns)
+    """List every file written under ``out`` since ``started_ns`` (report.md, tables/, plots/, the HTML pages)."""
+    files = sorted(str(f.relative_to(out)) for f in out.rglob("*")
+                   if f.is_file() and f.name != OWNED and f.stat().st_mtime_ns >= started_ns)
     (out / OWNED).write_text(json.dumps({"written_by": "sambench report", "files": files}, indent=1))
 
 
-def write_report(run_paths: Sequence[Path], out: Path, baseline: Optional[Path] = None, force: bool = False,
-                 allow_incomplete: bool = False) -> Path:
-    """Tables and plots for ``run_paths`` (and a ``baseline`` run to compare against) under ``out``.
+def write_report(run_paths: Sequence[Path], out: Path, baseline: Optional[Path] = None, html: bool = False,
+                 gallery: int = 4, force: bool = False, allow_incomplete: bool = False) -> Path:
+    """Tables and plots for ``run_paths`` (and a ``baseline`` run to compare against) under ``out``;
+    with ``html``, also the HTML report (out/index.html, ``sambench.app.html``).
 
     Arguments:
       force: replace an earlier report in ``out`` (removing only the files it wrote).
@@ -160,5 +157,9 @@ def write_report(run_paths: Sequence[Path], out: Path, baseline: Optional[Path] 
         lines += ["", "**Not comparable:**"] + [f"- {n}" for n in notes]
     lines += [""] + sections
     (out / "report.md").write_text("\n".join(lines) + "\n")
+    if html:
+        from sambench.app.html import write_html
+
+        write_html(runs, base, out, gallery=gallery)
     _record_owned(out, started)
     return out / "report.md"

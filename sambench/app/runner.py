@@ -84,8 +84,9 @@ def check_resumable(old: dict, new: dict, path: Path) -> None:
     same_name = MODELS.canonical(str(old.get("model", {}).get("name"))) == MODELS.canonical(str(new["model"].get("name")))
     if comparable_keys(old) != comparable_keys(new) or old.get("model", {}).get("checkpoint_sha256") != \
             new["model"].get("checkpoint_sha256") or not same_name \
-            or old.get("seed") != new.get("seed"):
-        raise RunFolderError(f"{path}: cannot resume, the run there used another model, dataset, manifest, "
+            or old.get("seed") != new.get("seed") \
+            or old.get("model", {}).get("dtype", "fp32") != new["model"].get("dtype", "fp32"):
+        raise RunFolderError(f"{path}: cannot resume, the run there used another model, dtype, dataset, manifest, "
                              f"seed or protocol")
 
 
