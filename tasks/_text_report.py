@@ -16,7 +16,7 @@ import pandas as pd
 
 from sambench.metrics.referring import precision_key
 from sambench.published import percent
-from sambench.reporting import RunInfo, save_plot, unique_labels, write_table
+from sambench.reporting import RunInfo, save_plot, side_by_side, unique_labels, write_table
 
 DATASET_TITLES = {"refcoco": "RefCOCO", "refcoco+": "RefCOCO+", "refcocog": "RefCOCOg"}
 DATASET_ORDER = ("refcoco", "refcoco+", "refcocog")
@@ -70,6 +70,15 @@ def report_referring(runs: List[RunInfo], base: Optional[RunInfo], out: Path) ->
         write_table(table, out / "tables", f"referring_{metric}", float_format="{:.2f}",
                     caption=f"{title} (x100) per dataset and split; rows are model routes. {NO_PUBLISHED}")
         sections += [f"## Referring segmentation: {title}", "", (out / "tables" / f"referring_{metric}.md").read_text(), ""]
+
+    if len(all_runs) > 1:  # one table, a column per run, deltas against the baseline (else the first run)
+        values = {label: {f"{_col_name(name, split)} {title}": percent(
+            run.summary.get("datasets", {}).get(name, {}).get("splits", {}).get(split, {}).get(metric))
+            for name, split in cols for metric, title in (("miou", "mIoU"), ("ciou", "cIoU"))}
+            for run, label in zip(all_runs, labels)}
+        keys = [f"{_col_name(n, sp)} {t}" for n, sp in cols for t in ("mIoU", "cIoU")]
+        sections += _side_by_side(values, keys, labels[-1] if base else labels[0], out, "referring_side_by_side",
+                                  "Referring segmentation side by side (x100)")
 
     detail, curves = [], []
     for run, label in zip(all_runs, labels):
@@ -141,6 +150,11 @@ def report_text_instances(runs: List[RunInfo], base: Optional[RunInfo], out: Pat
                 caption="Mask AP (x100) with category names as prompts (pycocotools on COCO, LVISEval on LVIS); "
                         f"rows are model routes. {NO_PUBLISHED}")
     sections = ["## Category names as prompts: mask AP", "", (out / "tables" / "text_instances_ap.md").read_text(), ""]
+    if len(all_runs) > 1:
+        keys = [c for c in table.columns if c != "route"]
+        sections += _side_by_side({label: {k: row.get(k) for k in keys} for label, row in rows.items()}, keys,
+                                  unique_labels(all_runs)[-1] if base else unique_labels(all_runs)[0], out,
+                                  "text_instances_side_by_side", "Category names as prompts side by side: mask AP (x100)")
     detail = []
     for run, label in zip(all_runs, unique_labels(all_runs)):
         s, p = run.summary, run.summary.get("protocol", {})
@@ -167,3 +181,12 @@ def report_text_instances(runs: List[RunInfo], base: Optional[RunInfo], out: Pat
         ax.legend(fontsize=7)
         sections += save_plot(fig, out, "text_instances_ap.png", "AP with category-name prompts")
     return sections
+
+
+def _side_by_side(values: Dict[str, Dict[str, Optional[float]]], keys: List[str], reference: str, out: Path,
+                  name: str, title: str) -> List[str]:
+    frame = side_by_side(values, keys, reference)
+    write_table(frame, out / "tables", name, float_format="{:.2f}",
+                formats={c: "{:+.2f}" for c in frame.columns if str(c).startswith("Δ ")},
+                caption=f"{title}; Δ = run minus {reference}")
+    return ["## Side by side", "", (out / "tables" / f"{name}.md").read_text(), ""]

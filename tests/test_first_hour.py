@@ -394,3 +394,19 @@ def test_readme_quick_start_is_two_commands_and_states_install_cost():
     assert len(commands) == 2, commands
     assert "--index-url https://download.pytorch.org/whl/cpu" in quick
     assert re.search(r"\d+(\.\d+)? GB", quick) and re.search(r"\d+ min", quick)
+
+
+def test_text_task_reports_put_several_runs_side_by_side(tmp_path):
+    from fixtures_refcoco import EXPECTED, write_refcoco
+
+    root = write_refcoco(tmp_path / "refer")
+    for name, extra in (("exact", []), ("corrupt", ["--model-arg", "keep_pixels=200"])):
+        run_cli("run", "referring", "--model", "text-oracle", *extra, "--dataset", "refcoco", "--root", root,
+                "--out", tmp_path / name, "--no-progress", "--cache-dir", "none")
+    run_cli("report", tmp_path / "corrupt", "--baseline", tmp_path / "exact", "--out", tmp_path / "rep")
+    frame = pd.read_csv(tmp_path / "rep" / "tables" / "referring_side_by_side.csv").set_index("metric")
+    delta = [c for c in frame.columns if c.startswith("Δ ")]
+    assert len(delta) == 1
+    for split, want in EXPECTED.items():
+        assert frame.loc[f"RefCOCO {split} mIoU", delta[0]] == pytest.approx(100 * (want["miou"] - 1.0), abs=1e-9)
+        assert frame.loc[f"RefCOCO {split} cIoU", delta[0]] == pytest.approx(100 * (want["ciou"] - 1.0), abs=1e-9)
