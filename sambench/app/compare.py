@@ -281,7 +281,9 @@ def run_compare(run_paths: Sequence[Path], out: Path, baseline: Optional[Path] =
     md = write_comparison(comp, infos, labels, base_label, settings, out)
     from sambench.app.report import write_report
 
-    write_report([r.path for r, _ in others], out, baseline=base.path)  # the runs' own tables and plots
+    # the runs' own tables and plots: the comparison folder is compare's own (rewritten on every call), and
+    # an unfinished run is compared on its finished images, every label marked "incomplete: N of M images"
+    write_report([r.path for r, _ in others], out, baseline=base.path, force=True, allow_incomplete=True)
     if html:
         from sambench.app.html import write_html
 

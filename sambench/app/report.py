@@ -24,7 +24,7 @@ from sambench.app.summary import comparable_keys, load_run
 from sambench.reporting import RunInfo
 
 OWNED = ".sambench-report.json"  # the files a report wrote into its folder (removed on --force)
-REPORT_PARTS = ("report.md", "tables", "plots", "index.html")
+REPORT_PARTS = ("report.md", "index.html")  # an earlier report is there (tables/ and plots/ may be shared)
 
 
 class ReportFolderError(ValueError):
