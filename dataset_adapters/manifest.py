@@ -23,8 +23,14 @@ TARGET_MASKS = 10000
 
 
 def usable_instance_ids(sample) -> List[str]:
-    """Instance ids a prompt task may use: not crowd, nonzero area."""
-    return [inst.id for inst in sample.instances if not inst.iscrowd and inst.area > 0]
+    """Instance ids a prompt task evaluates: every non-crowd instance, and every non-crowd annotation the
+    adapter could not make into a mask (``Sample.skipped_annotations``: defective or zero-area), so a
+    run lists those as skipped masks with their reason instead of leaving them out unseen."""
+    ids = [inst.id for inst in sample.instances if not inst.iscrowd]
+    seen = set(ids)
+    ids += [d["instance_id"] for d in sample.skipped_annotations()
+            if not d.get("iscrowd") and d["instance_id"] not in seen]
+    return ids
 
 
 @dataclass
