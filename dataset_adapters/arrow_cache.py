@@ -245,7 +245,8 @@ def _row(adapter: DatasetAdapter, image_id: str, dropped: set) -> dict:
     try:
         s = adapter.load_sample(image_id)
     except BadSampleError as exc:
-        return {**empty, "bad_reason": str(exc) or "unreadable sample"}
+        return {**empty, "bad_reason": str(exc) or "unreadable sample",
+                "extra": json.dumps({"n_masks": int(getattr(exc, "n_masks", 0))})}
     path = None
     if s.image_path is not None:
         p = Path(s.image_path)
@@ -350,6 +351,9 @@ class CachedDataset:
         self._index: Dict[str, int] = {k: i for i, k in enumerate(self._ids)}
         bad = self.dataset.data.column("bad_reason").to_pylist()
         self._bad: Dict[str, str] = {k: r for k, r in zip(self._ids, bad) if r is not None}
+        extra = self.dataset.data.column("extra").to_pylist()
+        self._bad_masks: Dict[str, int] = {k: int(json.loads(e or "{}").get("n_masks", 0))
+                                           for k, r, e in zip(self._ids, bad, extra) if r is not None}
 
     def __getattr__(self, item):  # class attributes (title, paper_images, ...) fall through to the adapter
         if item.startswith("_") or item in ("adapter",):
@@ -378,7 +382,7 @@ class CachedDataset:
         if image_id not in self._index:
             raise KeyError(f"{image_id}: not an image of {self.name} ({self.path})")
         if image_id in self._bad:
-            raise BadSampleError(self._bad[image_id])
+            raise BadSampleError(self._bad[image_id], n_masks=self._bad_masks.get(image_id, 0))
         row = self.dataset[self._index[image_id]]
         h, w = int(row["height"]), int(row["width"])
         path = None

@@ -63,16 +63,20 @@ def coco_sample(index: CocoIndex, image_id: str, path: Path, instance_extra=None
       size_from_file: an image entry without height and width takes the file's size.
     """
     im = index.images[image_id]
-    if not path.is_file():
-        raise BadSampleError(f"{path}: image file missing (listed in {index.path.name})")
-    if size_from_file and im.get("height") is None and im.get("width") is None:
-        h, w = image_size(path)
-    else:
-        try:
-            h, w = index.image_hw(image_id)
-        except AnnotationDefect as exc:
-            raise BadSampleError(f"{index.path}: {exc}") from None
-        check_image_size(path, h, w, index.path.name)
+    n_anns = len(index.annotations.get(image_id, []))  # lost with the image: counted as skipped masks
+    try:
+        if not path.is_file():
+            raise BadSampleError(f"{path}: image file missing (listed in {index.path.name})")
+        if size_from_file and im.get("height") is None and im.get("width") is None:
+            h, w = image_size(path)
+        else:
+            try:
+                h, w = index.image_hw(image_id)
+            except AnnotationDefect as exc:
+                raise BadSampleError(f"{index.path}: {exc}") from None
+            check_image_size(path, h, w, index.path.name)
+    except BadSampleError as exc:
+        raise BadSampleError(str(exc), n_masks=n_anns) from None
     good, bad = index.instances(image_id, h, w)
     instances = []
     for key, a, rle in good:

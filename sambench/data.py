@@ -12,7 +12,17 @@ from . import masks as mask_utils
 
 
 class BadSampleError(Exception):
-    """A sample that cannot be used (unreadable image, broken annotation); it is skipped and counted."""
+    """A sample that cannot be used (unreadable image, broken annotation); it is skipped and counted.
+
+    Arguments:
+      message: one line naming the file and what was expected.
+      n_masks: how many ground-truth masks the sample held, when the adapter knows (e.g. a COCO image
+        whose file is unreadable: its annotations), so a run counts them as skipped masks.
+    """
+
+    def __init__(self, message: str = "", n_masks: int = 0):
+        super().__init__(message)
+        self.n_masks = int(n_masks)
 
 
 @dataclass

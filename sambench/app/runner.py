@@ -146,7 +146,9 @@ def run_task(task, model: PromptableModel, datasets: Sequence[DatasetRun], out: 
                 todo.append((di, ii, image_id, inst_ids))
         if rank == 0 and d.manifest.skipped and not resume:
             for image_id, reason in d.manifest.skipped.items():
-                folder.append_image(d.adapter.name, image_id, [], status="skipped", reason=reason)
+                n = getattr(d.manifest, "skipped_masks", {}).get(image_id, 0)
+                folder.append_image(d.adapter.name, image_id, [], status="skipped", reason=reason,
+                                    extra={"n_masks_skipped": n} if n else None)
 
     def load(item):
         di, ii, image_id, inst_ids = item
