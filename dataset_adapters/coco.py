@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 from typing import Dict, List
 
-from sambench.annotations import AnnotationDefect, CocoFormatError, CocoIndex, crowd_flag, index_coco
+from sambench.annotations import AnnotationDefect, CocoFormatError, CocoIndex, category_of, crowd_flag, index_coco
 from sambench.data import BadSampleError, Instance, Sample
 
 from .base import DATASETS, DatasetAdapter, DatasetLayoutError, check_image_size, data_warning, image_loader, image_size
@@ -80,9 +80,9 @@ def coco_sample(index: CocoIndex, image_id: str, path: Path, instance_extra=None
     good, bad = index.instances(image_id, h, w)
     instances = []
     for key, a, rle in good:
-        cat = index.categories.get(a.get("category_id"), {})
+        cid = category_of(a)
+        cat = index.categories.get(cid, {})
         extra = instance_extra(a, cat) if instance_extra else ({"category": cat.get("name")} if cat else {})
-        cid = a.get("category_id")
         instances.append(Instance(id=key, rle=rle, category_id=cid if isinstance(cid, int) else None,
                                   iscrowd=crowd_flag(a), extra=extra))
     return Sample(image_id=image_id, height=h, width=w, instances=instances, loader=image_loader(path),

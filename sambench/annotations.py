@@ -62,6 +62,12 @@ def _usable_id(v) -> bool:
     return (isinstance(v, Integral) and not isinstance(v, bool)) or (isinstance(v, str) and v != "")
 
 
+def category_of(ann: dict):
+    """The annotation's ``category_id`` when it is a usable id (int or str), else None."""
+    v = ann.get("category_id")
+    return v if _usable_id(v) else None
+
+
 def _fmt(v: float) -> str:
     return f"{v:.6g}"
 
@@ -351,7 +357,7 @@ def index_coco(data, path) -> CocoIndex:
                 aid = a.get("id") if isinstance(a, dict) and _usable_id(a.get("id")) else f"annotations[{i}]"
                 unattached.append({"image_id": image_key, "instance_id": str(aid), "reason": reason})
             continue
-        if categories and a.get("category_id") not in categories:
+        if categories and category_of(a) not in categories:
             n_unknown_cat += 1
         lst = by_image.setdefault(image_key, [])
         order.append((image_key, len(lst), a))
@@ -403,7 +409,7 @@ def evaluator_dataset(index: CocoIndex, image_ids: Optional[Sequence[str]] = Non
         skipped.extend({"image_id": image_key, "instance_id": b["instance_id"], "reason": b["reason"]} for b in bad)
         for key, a, rle in good:
             x, y, bw, bh = mask_utils.bbox(rle)
-            anns.append({"id": index.eval_ids[key], "image_id": entry["id"], "category_id": a.get("category_id"),
+            anns.append({"id": index.eval_ids[key], "image_id": entry["id"], "category_id": category_of(a),
                          "iscrowd": int(crowd_flag(a)), "area": annotation_area(a, rle), "bbox": [x, y, bw, bh],
                          "segmentation": rle, "sambench_key": key})
     cats = list(index.categories.values())

@@ -30,6 +30,7 @@ numbers = st.one_of(
     st.sampled_from([0, 1, 5, 30, 47, 63, 64, 65, -1, 1e308, -1e308, 2.085e8, 3.52e8]),
 )
 scalars = st.one_of(st.none(), st.booleans(), numbers, st.text(max_size=4))
+junk = st.one_of(scalars, st.lists(scalars, max_size=2), st.dictionaries(st.text(max_size=2), scalars, max_size=2))
 polygon = st.lists(numbers, max_size=12)
 rle_dict = st.fixed_dictionaries({
     "size": st.one_of(st.just([H, W]), st.lists(numbers, max_size=3), scalars),
@@ -44,11 +45,11 @@ annotation = st.one_of(
     scalars,
     st.lists(scalars, max_size=2),
     st.fixed_dictionaries({}, optional={
-        "id": st.one_of(st.sampled_from([0, 1, 2, 3, "1"]), scalars),  # duplicates of the valid ones' ids
-        "image_id": st.one_of(st.sampled_from([1, 2, 3, 99, "1", "2"]), scalars),  # 3 and 99: no such image
-        "category_id": st.one_of(st.sampled_from([1, 7]), scalars),  # 7: not in categories
+        "id": st.one_of(st.sampled_from([0, 1, 2, 3, "1"]), junk),  # duplicates of the valid ones' ids
+        "image_id": st.one_of(st.sampled_from([1, 2, 3, 99, "1", "2"]), junk),  # 3 and 99: no such image
+        "category_id": st.one_of(st.sampled_from([1, 7]), junk),  # 7: not in categories
         "segmentation": segmentation,
-        "iscrowd": st.one_of(st.sampled_from([0, 1, True, False, None, "yes", 2, 0.5]), scalars),
+        "iscrowd": st.one_of(st.sampled_from([0, 1, True, False, None, "yes", 2, 0.5]), junk),
         "area": numbers,
         "bbox": st.lists(numbers, max_size=5),
     }),
