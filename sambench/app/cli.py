@@ -116,8 +116,30 @@ def maybe_cached(adapter, cache_dir):
 def build_model_from_args(args):
     from sambench.models import build_model
 
-    return build_model(args.model, checkpoint=args.checkpoint, device=args.device, download=args.download,
-                       **_parse_kv(args.model_arg))
+    model = build_model(args.model, checkpoint=args.checkpoint, device=args.device, download=args.download,
+                        **_parse_kv(args.model_arg))
+    if hasattr(args, "clip"):  # text tasks: a detector or CLIP composed around the mask model
+        from sambench.models.text_routes import compose_text_route
+
+        model = compose_text_route(model, args.detector, args.detector_checkpoint, _parse_kv(args.detector_arg),
+                                   args.detections, args.clip, args.clip_checkpoint, _parse_kv(args.clip_arg),
+                                   device=args.device)
+    return model
+
+
+def add_text_route_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("text route (--model composed with a detector or CLIP; see README 'Text-to-mask')")
+    g.add_argument("--detector", help="open-vocabulary detector whose boxes prompt --model: grounding-dino, "
+                                      "mm-grounding-dino, owlv2")
+    g.add_argument("--detector-checkpoint", metavar="DIR", help="the detector's save_pretrained folder")
+    g.add_argument("--detector-arg", action="append", metavar="KEY=VALUE", help="detector option (max_batch=N)")
+    g.add_argument("--detections", metavar="FILE", help="precomputed detections prompting --model: COCO results "
+                                                        "json with a 'phrase' or 'category_id' per box")
+    g.add_argument("--clip", metavar="NAME", help="open_clip model ranking --model's automatic masks "
+                                                  "(e.g. ViT-B-32 with --clip-checkpoint, or local-dir:PATH)")
+    g.add_argument("--clip-checkpoint", metavar="FILE", help="open_clip weights for a built-in --clip name")
+    g.add_argument("--clip-arg", action="append", metavar="KEY=VALUE",
+                   help="CLIP-route option: points_per_side, crop=masked|box, context, threshold, ...")
 
 
 def cmd_run(args) -> int:
@@ -202,6 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
         add_dataset_arguments(tp, multiple=getattr(task_cls, "multi_dataset", True))
         add_run_arguments(tp)
         task_cls.add_arguments(tp.add_argument_group(f"{name} protocol"))
+        if getattr(task_cls, "text_prompts", False):
+            add_text_route_arguments(tp)
         tp.set_defaults(func=cmd_run)
 
     p_demo = sub.add_parser("demo", help="run the point task on the generated demo dataset with the classical baseline "

@@ -54,6 +54,19 @@ def _oracle(checkpoint=None, device=None, download=False, keep=1.0):
     return Oracle(keep=float(keep))
 
 
+@MODELS.register("sam3", "SAM 3 through transformers Sam3Model (--checkpoint: its save_pretrained folder): text -> masks")
+def _sam3(checkpoint=None, device=None, download=False, **kw):
+    from .text_hf import build_sam3
+    return build_sam3(checkpoint, device, download, **kw)
+
+
+@MODELS.register("text-oracle", "answers text prompts with the ground truth (keep=F, keep_pixels=N: known corruption)")
+def _text_oracle(checkpoint=None, device=None, download=False, keep=1.0, keep_pixels=0):
+    from .text import TextOracle
+    _no_checkpoint("text-oracle", checkpoint)
+    return TextOracle(keep=float(keep), keep_pixels=int(keep_pixels))
+
+
 @MODELS.register("sobel", "weight-free edge detector: Sobel gradient magnitude + edge NMS (edges task; no prompts)")
 def _sobel(checkpoint=None, device=None, download=False, **kw):
     from .edge_baselines import build_edge_detector
