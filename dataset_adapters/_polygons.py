@@ -155,6 +155,7 @@ class CocoJsonAdapter(DatasetAdapter):
         n = sum(ix.n_unattached for ix in self._indexes)
         if n:  # where the task summaries count them (as the coco adapter's entry has them)
             out["n_unattached_annotations"] = n
+            out["n_unattached_masks"] = sum(ix.n_unattached_masks for ix in self._indexes)
             out["unattached_annotations"] = [u for ix in self._indexes for u in ix.unattached]
         return out
 

@@ -239,8 +239,9 @@ class CocoIndex:
       rekeyed: True when keys are ``"<image id>#<position>"`` (ids missing or not unique).
       duplicate_ids: str(id) -> count, for ids used more than once.
       n_missing_ids: annotations without a usable id.
-      unattached: ``{"image_id", "instance_id", "reason"}`` for annotations that belong to no image
-        (the first MAX_LISTED); ``n_unattached`` counts all.
+      unattached: ``{"image_id", "instance_id", "reason", "iscrowd"}`` for annotations that belong to
+        no image (the first MAX_LISTED); ``n_unattached`` counts all, ``n_unattached_masks`` those
+        that are not crowd regions (masks a task would have evaluated).
       n_unknown_category: annotations whose category id is not in ``categories``.
     """
 
@@ -254,6 +255,7 @@ class CocoIndex:
     n_missing_ids: int = 0
     unattached: List[dict] = field(default_factory=list)
     n_unattached: int = 0
+    n_unattached_masks: int = 0
     n_unknown_category: int = 0
 
     def warnings(self) -> List[str]:
@@ -285,6 +287,7 @@ class CocoIndex:
             out["n_annotations_without_id"] = self.n_missing_ids
         if self.n_unattached:
             out["n_unattached_annotations"] = self.n_unattached
+            out["n_unattached_masks"] = self.n_unattached_masks
             out["unattached_annotations"] = list(self.unattached)
         if self.n_unknown_category:
             out["n_unknown_category"] = self.n_unknown_category
@@ -331,7 +334,7 @@ def index_coco(data, path) -> CocoIndex:
         images[key] = im
     by_image: Dict[str, List[dict]] = {}
     unattached: List[dict] = []
-    n_unattached = 0
+    n_unattached = n_unattached_masks = 0
     ids: Dict[str, int] = {}
     n_missing = n_unknown_cat = 0
     order: List[Tuple[str, int, dict]] = []  # (image key, position, ann) in file order
@@ -352,10 +355,15 @@ def index_coco(data, path) -> CocoIndex:
             else:
                 n_missing += 1
         if reason is not None:
+            try:
+                crowd = isinstance(a, dict) and crowd_flag(a)
+            except AnnotationDefect:
+                crowd = False
             n_unattached += 1
+            n_unattached_masks += not crowd
             if len(unattached) < MAX_LISTED:
                 aid = a.get("id") if isinstance(a, dict) and _usable_id(a.get("id")) else f"annotations[{i}]"
-                unattached.append({"image_id": image_key, "instance_id": str(aid), "reason": reason})
+                unattached.append({"image_id": image_key, "instance_id": str(aid), "reason": reason, "iscrowd": crowd})
             continue
         if categories and category_of(a) not in categories:
             n_unknown_cat += 1
@@ -372,7 +380,8 @@ def index_coco(data, path) -> CocoIndex:
         eval_ids[key] = n + 1 if rekeyed else a["id"]
     return CocoIndex(path=path, images=images, annotations=annotations, categories=categories, eval_ids=eval_ids,
                      rekeyed=rekeyed, duplicate_ids=duplicates, n_missing_ids=n_missing, unattached=unattached,
-                     n_unattached=n_unattached, n_unknown_category=n_unknown_cat)
+                     n_unattached=n_unattached, n_unattached_masks=n_unattached_masks,
+                     n_unknown_category=n_unknown_cat)
 
 
 def annotation_area(ann: dict, rle: dict) -> float:

@@ -95,10 +95,10 @@ def skipped_entries(done: List[Dict], config: Optional[Dict] = None) -> Dict[str
         for s in d.get("skipped_masks", []) or []:
             lst.append({"image_id": d["image_id"], "instance_id": s["instance_id"], "reason": s["reason"], "n_masks": 1})
     for entry in (config or {}).get("datasets", []):
-        for a in entry.get("unattached_annotations") or []:
+        for a in entry.get("unattached_annotations") or []:  # a crowd region is listed but is no mask
             out.setdefault(entry["name"], []).append(
                 {"image_id": a.get("image_id"), "instance_id": a.get("instance_id"), "reason": a.get("reason", ""),
-                 "n_masks": 1})
+                 "n_masks": 0 if a.get("iscrowd") else 1})
     return out
 
 
@@ -114,7 +114,7 @@ def skip_summary(done: List[Dict], config: Dict, name: str) -> Dict:
     n_masks = sum(e["n_masks"] for e in entries)
     for entry in config.get("datasets", []):  # unattached annotations beyond those listed in the config
         if entry.get("name") == name:
-            n_masks += max(0, int(entry.get("n_unattached_annotations") or 0)
-                           - len(entry.get("unattached_annotations") or []))
+            listed = sum(1 for a in entry.get("unattached_annotations") or [] if not a.get("iscrowd"))
+            n_masks += max(0, int(entry.get("n_unattached_masks", entry.get("n_unattached_annotations")) or 0) - listed)
     return {"n_skipped": int(n_masks), "n_images_skipped": sum(1 for e in entries if e["instance_id"] is None),
             "skipped": entries}
