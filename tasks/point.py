@@ -24,6 +24,7 @@ import torch
 
 from sambench import masks as mask_utils
 from sambench.data import Instance, Sample
+from sambench.metrics.coco_eval import rle_field
 from sambench.models.base import ImageEmbedding, PromptableModel, PromptBatch, UnsupportedPromptError
 from sambench.prompts import Click, first_point, next_click
 from sambench.published import published_point_deltas
@@ -55,6 +56,9 @@ class PointTask(Task):
       mask_input: feed the previous round's low-res logits back.
       compute_noc: also simulate up to 20 clicks and report NoC@85/90.
       max_batch: prompt sets per decoder call (memory bound on big images).
+      save_masks: which predicted masks the records keep as RLE (``pred_rle``, ``HxW:counts``):
+        "first" (at 1 click, the default), "reported" (at every reported count) or "none". Not
+        part of the protocol: it changes no number. Rows without a decode (no error left) have none.
       ignore_void: exclude the dataset's void pixels (``Sample.void``: Cityscapes, DRAM) from IoU and
         clicks; default False: plain per-mask IoU, as the paper states. A dataset's own ignore rule
         (GrabCut's 128 band, ``Sample.ignore``) always applies.
@@ -63,11 +67,12 @@ class PointTask(Task):
     name = "point"
     subsample = True
     columns = ["instance_id", "area", "n_clicks", "click_x", "click_y", "click_positive", "iou",
-               "iou_oracle", "pred_iou", "no_error"]
+               "iou_oracle", "pred_iou", "no_error", "pred_rle"]
+    SAVE_MASKS = ("first", "reported", "none")  # pred_rle: the chosen mask at 1 click / every reported count
 
     def __init__(self, points: Sequence[int] = DEFAULT_POINTS, first_point_mode: str = "center",
                  mask_input: bool = False, compute_noc: bool = False, max_batch: int = 64,
-                 ignore_void: bool = False):
+                 save_masks: str = "first", ignore_void: bool = False):
         points = sorted(set(int(p) for p in points))
         if not points or points[0] < 1:
             raise ValueError(f"points must be positive click counts, got {points}")
@@ -78,6 +83,9 @@ class PointTask(Task):
         self.mask_input = bool(mask_input)
         self.compute_noc = bool(compute_noc)
         self.max_batch = int(max_batch)
+        if save_masks not in self.SAVE_MASKS:
+            raise ValueError(f"--save-masks '{save_masks}': expected one of {', '.join(self.SAVE_MASKS)}")
+        self.mask_counts = {"first": {1}, "reported": set(points), "none": set()}[save_masks]
         self.ignore_void = bool(ignore_void)
         self.max_clicks = max(points + ([NOC_MAX_CLICKS] if compute_noc else []))
 
@@ -89,6 +97,9 @@ class PointTask(Task):
         group.add_argument("--mask-input", action="store_true", help="feed the previous low-res logits back (off by default)")
         group.add_argument("--noc", action="store_true", help="also simulate up to 20 clicks and report NoC@85/90")
         group.add_argument("--max-batch", type=int, default=64, help="prompt sets per decoder call")
+        group.add_argument("--save-masks", choices=cls.SAVE_MASKS, default="first",
+                           help="predicted masks kept in the records as RLE, for the HTML gallery: at 1 click "
+                                "(default), at every reported count, or none")
         group.add_argument("--ignore-void", action="store_true",
                            help="exclude void pixels (Cityscapes, DRAM) from IoU and clicks; default: plain IoU, "
                                 "as the paper (a dataset's own ignore band, e.g. GrabCut's, always applies)")
@@ -100,7 +111,7 @@ class PointTask(Task):
         except ValueError:
             raise ValueError(f"--points '{args.points}': expected comma-separated click counts like 1,2,3,5,9")
         return cls(points, args.first_point, args.mask_input, args.noc, args.max_batch,
-                   ignore_void=getattr(args, "ignore_void", False))
+                   getattr(args, "save_masks", "first"), ignore_void=getattr(args, "ignore_void", False))
 
     @classmethod
     def from_protocol(cls, protocol: Dict) -> "PointTask":
@@ -195,17 +206,19 @@ class PointTask(Task):
                 last_iou[b] = float(ious[pick])
                 last_pred_iou[b] = float(pred_ious[j, pick])
                 oracle = float(ious.max()) if k == 1 else None
-                rows.append(self._row(instances[b], k, clicks[b][-1], last_iou[b], oracle, last_pred_iou[b], False))
+                rle = mask_utils.encode(current[b]) if k in self.mask_counts else None
+                rows.append(self._row(instances[b], k, clicks[b][-1], last_iou[b], oracle, last_pred_iou[b], False, rle))
         return rows
 
     @staticmethod
     def _row(inst: Instance, k: int, click: Optional[Click], iou: float, oracle: Optional[float],
-             pred_iou: float, no_error: bool) -> Dict:
+             pred_iou: float, no_error: bool, rle: Optional[dict] = None) -> Dict:
         return {"instance_id": inst.id, "area": inst.area, "n_clicks": k,
                 "click_x": "" if click is None else click.x, "click_y": "" if click is None else click.y,
                 "click_positive": "" if click is None else int(click.positive), "iou": f"{iou:.6f}",
                 "iou_oracle": "" if oracle is None else f"{oracle:.6f}", "pred_iou": f"{pred_iou:.6f}",
-                "no_error": int(no_error)}
+                "no_error": int(no_error),
+                "pred_rle": "" if rle is None else rle_field(rle)}
 
     def summarize(self, records: pd.DataFrame, done: List[Dict], config: Dict) -> Dict:
         datasets: Dict[str, Dict] = {}

@@ -79,8 +79,9 @@ def build_config(task, model: PromptableModel, datasets: Sequence[DatasetRun], s
 def check_resumable(old: dict, new: dict, path: Path) -> None:
     if comparable_keys(old) != comparable_keys(new) or old.get("model", {}).get("checkpoint_sha256") != \
             new["model"].get("checkpoint_sha256") or old.get("model", {}).get("name") != new["model"].get("name") \
-            or old.get("seed") != new.get("seed"):
-        raise RunFolderError(f"{path}: cannot resume, the run there used another model, dataset, manifest, "
+            or old.get("seed") != new.get("seed") \
+            or old.get("model", {}).get("dtype", "fp32") != new["model"].get("dtype", "fp32"):
+        raise RunFolderError(f"{path}: cannot resume, the run there used another model, dtype, dataset, manifest, "
                              f"seed or protocol")
 
 

@@ -271,7 +271,8 @@ def _to_float(v) -> float:
 
 
 def coco_eval(gt: GroundTruth, results: List[dict], iou_type: str = "segm", img_ids: Optional[Sequence] = None,
-              use_cats: bool = True, max_dets: Optional[Sequence[int]] = None) -> Dict[str, object]:
+              use_cats: bool = True, max_dets: Optional[Sequence[int]] = None,
+              return_evaluator: bool = False) -> Dict[str, object]:
     """Run pycocotools COCOeval; returns ``{"stats": [...12], "metrics": {name: value}, "log": text}``.
 
     Arguments:
@@ -280,6 +281,8 @@ def coco_eval(gt: GroundTruth, results: List[dict], iou_type: str = "segm", img_
       img_ids: evaluate these images (the json's ids); default every image of the json.
       use_cats: False = class-agnostic (pycocotools' own ``useCats=0``).
       max_dets: ``params.maxDets`` (default the standard [1, 10, 100]).
+      return_evaluator: also return the evaluated ``COCOeval`` as ``"evaluator_object"`` (its
+        per-image results ``evalImgs`` drive image-bootstrap intervals, sambench.metrics.resample).
     """
     from pycocotools.cocoeval import COCOeval
 
@@ -303,12 +306,16 @@ def coco_eval(gt: GroundTruth, results: List[dict], iou_type: str = "segm", img_
     _, log3 = _stdout_of(ev.accumulate)
     _, log4 = _stdout_of(ev.summarize)
     stats = [_to_float(v) for v in ev.stats]
-    return {"stats": stats, "metrics": dict(zip(COCO_STAT_NAMES, stats)), "log": log4,
-            "max_dets": list(ev.params.maxDets), "n_results": len(results)}
+    out = {"stats": stats, "metrics": dict(zip(COCO_STAT_NAMES, stats)), "log": log4,
+           "max_dets": list(ev.params.maxDets), "n_results": len(results)}
+    if return_evaluator:
+        out["evaluator_object"] = ev
+    return out
 
 
 def lvis_eval(gt_obj, results: List[dict], max_dets: int = LVIS_MAX_DETS, iou_type: str = "segm",
-              img_ids: Optional[Sequence] = None, area_all_only: bool = False) -> Dict[str, object]:
+              img_ids: Optional[Sequence] = None, area_all_only: bool = False,
+              return_evaluator: bool = False) -> Dict[str, object]:
     """Run LVISEval; returns ``{"metrics": LVISEval.results, "log": print_results text}``.
 
     Arguments:
@@ -317,6 +324,7 @@ def lvis_eval(gt_obj, results: List[dict], max_dets: int = LVIS_MAX_DETS, iou_ty
       max_dets: per-image cap, given to LVISResults AND params.max_dets.
       img_ids: evaluate these images (default all of the ground truth).
       area_all_only: evaluate only the "all" area range (faster; size metrics come back -1).
+      return_evaluator: also return the evaluated ``LVISEval`` as ``"evaluator_object"``.
     """
     from lvis import LVISEval, LVISResults
 
@@ -343,10 +351,14 @@ def lvis_eval(gt_obj, results: List[dict], max_dets: int = LVIS_MAX_DETS, iou_ty
         with contextlib.redirect_stdout(io.StringIO()):
             ev.summarize()
     _, log = _stdout_of(ev.print_results)
-    return {"metrics": {k: _to_float(v) for k, v in ev.results.items()}, "log": log, "max_dets": int(max_dets)}
+    out = {"metrics": {k: _to_float(v) for k, v in ev.results.items()}, "log": log, "max_dets": int(max_dets)}
+    if return_evaluator:
+        out["evaluator_object"] = ev
+    return out
 
 
-def mask_ap(gt: GroundTruth, results: List[dict], img_ids: Optional[Sequence] = None) -> Dict[str, object]:
+def mask_ap(gt: GroundTruth, results: List[dict], img_ids: Optional[Sequence] = None,
+            return_evaluator: bool = False) -> Dict[str, object]:
     """Mask AP with the dataset's official evaluator.
 
     Returns:
@@ -354,16 +366,17 @@ def mask_ap(gt: GroundTruth, results: List[dict], img_ids: Optional[Sequence] = 
       the evaluator's own numbers (no results at all included: -1 where it has no ground truth).
     """
     if gt.format == "lvis":
-        out = lvis_eval(gt.lvis(), results, max_dets=LVIS_MAX_DETS, img_ids=img_ids)
+        out = lvis_eval(gt.lvis(), results, max_dets=LVIS_MAX_DETS, img_ids=img_ids, return_evaluator=return_evaluator)
         out["evaluator"] = "lvis"
     else:
-        out = coco_eval(gt, results, "segm", img_ids=img_ids)
+        out = coco_eval(gt, results, "segm", img_ids=img_ids, return_evaluator=return_evaluator)
         out["evaluator"] = "pycocotools"
     return out
 
 
 def proposal_recall(gt: GroundTruth, results: List[dict], max_dets: int, img_ids: Optional[Sequence] = None,
-                    frequencies: Optional[Sequence[str]] = None, area_all_only: bool = False) -> Dict[str, float]:
+                    frequencies: Optional[Sequence[str]] = None, area_all_only: bool = False,
+                    return_evaluator: bool = False) -> Dict[str, float]:
     """Class-agnostic mask AR at ``max_dets`` proposals per image, overall and by object size.
 
     Arguments:
@@ -383,16 +396,19 @@ def proposal_recall(gt: GroundTruth, results: List[dict], max_dets: int, img_ids
     if gt.format == "lvis":
         obj = gt.class_agnostic(frequencies)
         ids = None if img_ids is None else sorted(img_ids)
-        out = lvis_eval(obj, res, max_dets=K, img_ids=ids, area_all_only=area_all_only)
+        out = lvis_eval(obj, res, max_dets=K, img_ids=ids, area_all_only=area_all_only,
+                        return_evaluator=return_evaluator)
         m = out["metrics"]
         get = lambda key: m.get(key, -1.0)  # noqa: E731
         log = "".join(line + "\n" for line in out["log"].splitlines() if "Average Recall" in line)
         return {"AR": get(f"AR@{K}"), "AR_s": get(f"ARs@{K}"), "AR_m": get(f"ARm@{K}"), "AR_l": get(f"ARl@{K}"),
-                "log": log}
+                "log": log, **({"evaluator_object": out["evaluator_object"]} if return_evaluator else {})}
     if frequencies is not None:
         raise EvaluationError(f"{gt.path}: recall by category frequency needs an LVIS annotation file")
-    out = coco_eval(gt, res, "segm", img_ids=img_ids, use_cats=False, max_dets=[K, K, K])
+    out = coco_eval(gt, res, "segm", img_ids=img_ids, use_cats=False, max_dets=[K, K, K],
+                    return_evaluator=return_evaluator)
     s = out["stats"]
     lines = [line for line in out["log"].splitlines() if "Average Recall" in line]
     log = "".join(line + "\n" for line in dict.fromkeys(lines))
-    return {"AR": s[8], "AR_s": s[9], "AR_m": s[10], "AR_l": s[11], "log": log}
+    return {"AR": s[8], "AR_s": s[9], "AR_m": s[10], "AR_l": s[11], "log": log,
+            **({"evaluator_object": out["evaluator_object"]} if return_evaluator else {})}
