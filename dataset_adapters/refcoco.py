@@ -51,7 +51,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
 
-from sambench import masks as mask_utils
+from sambench.annotations import segmentation_rle
 from sambench.data import BadSampleError, Instance, Sample
 from sambench.safe_pickle import UnsafePickleError, load_data_pickle
 
@@ -281,7 +281,7 @@ class RefCOCOBase(DatasetAdapter):
         for ann_id in dict.fromkeys(r["ann_id"] for r in refs):
             a = idx["anns"][ann_id]
             try:
-                rle = mask_utils.from_segmentation(a["segmentation"], h, w)
+                rle = segmentation_rle(a["segmentation"], h, w)  # checked before pycocotools sees it
             except Exception as exc:
                 raise BadSampleError(f"{self.instances_file()}: annotation {ann_id} has a bad segmentation ({exc})")
             cat = a.get("category_id")

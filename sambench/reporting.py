@@ -88,10 +88,12 @@ def write_table(frame: pd.DataFrame, out_dir: Path, name: str, caption: str = ""
     frame.to_csv(out_dir / f"{name}.csv", index=False)
     fmt = frame.copy()
     numeric = [pd.api.types.is_numeric_dtype(fmt[c]) and not pd.api.types.is_bool_dtype(fmt[c]) for c in fmt.columns]
-    for c in fmt.columns:
+    for c in fmt.columns:  # a missing or undefined value (None, NaN: e.g. an evaluator's -1) shows as "-"
         f = (formats or {}).get(c, float_format)
         if pd.api.types.is_float_dtype(fmt[c]):
-            fmt[c] = fmt[c].map(lambda v, f=f: "" if pd.isna(v) else f.format(v))
+            fmt[c] = fmt[c].map(lambda v, f=f: "-" if pd.isna(v) else f.format(v))
+        else:
+            fmt[c] = fmt[c].map(lambda v: "-" if v is None or (isinstance(v, float) and pd.isna(v)) else v)
     header = "| " + " | ".join(str(c) for c in fmt.columns) + " |"
     sep = "|" + "|".join("---:" if num else "---" for num in numeric) + "|"
     lines = [header, sep] + ["| " + " | ".join(str(v) for v in row) + " |" for row in fmt.itertuples(index=False)]

@@ -32,7 +32,7 @@ from sambench.reporting import (PUBLISHED_COLORS, RunInfo, delta_formats, labels
                                 side_by_side, slug, write_table)
 from sambench.rng import stable_seed
 
-from .base import TASKS, Task, skipped_entries
+from .base import TASKS, Task, skip_summary
 
 DEFAULT_POINTS = (1, 2, 3, 5, 9)
 NOC_MAX_CLICKS = 20
@@ -60,6 +60,9 @@ class PointTask(Task):
       save_masks: which predicted masks the records keep as RLE (``pred_rle``, ``HxW:counts``):
         "first" (at 1 click, the default), "reported" (at every reported count) or "none". Not
         part of the protocol: it changes no number. Rows without a decode (no error left) have none.
+      ignore_void: exclude the dataset's void pixels (``Sample.void``: Cityscapes, DRAM) from IoU and
+        clicks; default False: plain per-mask IoU, as the paper states. A dataset's own ignore rule
+        (GrabCut's 128 band, ``Sample.ignore``) always applies.
     """
 
     name = "point"
@@ -70,7 +73,7 @@ class PointTask(Task):
 
     def __init__(self, points: Sequence[int] = DEFAULT_POINTS, first_point_mode: str = "center",
                  mask_input: bool = False, compute_noc: bool = False, max_batch: int = 64,
-                 save_masks: str = "first"):
+                 save_masks: str = "first", ignore_void: bool = False):
         points = sorted(set(int(p) for p in points))
         if not points or points[0] < 1:
             raise ValueError(f"points must be positive click counts, got {points}")
@@ -84,6 +87,7 @@ class PointTask(Task):
         if save_masks not in self.SAVE_MASKS:
             raise ValueError(f"--save-masks '{save_masks}': expected one of {', '.join(self.SAVE_MASKS)}")
         self.mask_counts = {"first": {1}, "reported": set(points), "none": set()}[save_masks]
+        self.ignore_void = bool(ignore_void)
         self.max_clicks = max(points + ([NOC_MAX_CLICKS] if compute_noc else []))
 
     @classmethod
@@ -97,6 +101,9 @@ class PointTask(Task):
         group.add_argument("--save-masks", choices=cls.SAVE_MASKS, default="first",
                            help="predicted masks kept in the records as RLE, for the HTML gallery: at 1 click "
                                 "(default), at every reported count, or none")
+        group.add_argument("--ignore-void", action="store_true",
+                           help="exclude void pixels (Cityscapes, DRAM) from IoU and clicks; default: plain IoU, "
+                                "as the paper (a dataset's own ignore band, e.g. GrabCut's, always applies)")
 
     @classmethod
     def from_args(cls, args) -> "PointTask":
@@ -105,23 +112,32 @@ class PointTask(Task):
         except ValueError:
             raise ValueError(f"--points '{args.points}': expected comma-separated click counts like 1,2,3,5,9")
         return cls(points, args.first_point, args.mask_input, args.noc, args.max_batch,
-                   getattr(args, "save_masks", "first"))
+                   getattr(args, "save_masks", "first"), ignore_void=getattr(args, "ignore_void", False))
 
     @classmethod
     def from_protocol(cls, protocol: Dict) -> "PointTask":
-        return cls(protocol["points"], protocol["first_point"], protocol["mask_input"], bool(protocol.get("noc")))
+        return cls(protocol["points"], protocol["first_point"], protocol["mask_input"], bool(protocol.get("noc")),
+                   ignore_void=bool(protocol.get("ignore_void", False)))
 
     def headline(self, summary: Dict) -> str:
-        parts = [f"{name}: " + ", ".join(f"mIoU@{k}={v:.3f}" for k, v in d["miou"].items())
-                 + f" (oracle@1={d['miou_oracle'].get('1', float('nan')):.3f}, {d['n_masks']} masks, {d['n_skipped']} skipped)"
-                 for name, d in summary["datasets"].items()]
+        parts = []
+        for name, d in summary["datasets"].items():
+            oracle = d["miou_oracle"].get("1")
+            skipped = f"skipped: {d['n_skipped']} masks"
+            if d.get("n_images_skipped"):
+                skipped += f" ({d['n_images_skipped']} images)"
+            parts.append(f"{name}: " + (", ".join(f"mIoU@{k}={v:.3f}" for k, v in d["miou"].items()) or "no mask evaluated")
+                         + f" (oracle@1={'-' if oracle is None else f'{oracle:.3f}'}, {d['n_masks']} masks, {skipped})")
         return "\n".join(parts)
 
     def protocol(self) -> Dict:
         return {"points": self.points, "first_point": self.first_point_mode, "mask_input": self.mask_input,
                 "max_clicks": self.max_clicks, "noc": list(NOC_THRESHOLDS) if self.compute_noc else None,
                 "next_click": "ritm", "default_mask": "multimask-highest-predicted-iou@1,single@>1",
-                "oracle_mask": "multimask-best-gt-iou@1", "iou": "original resolution, ignore excluded"}
+                "oracle_mask": "multimask-best-gt-iou@1", "iou": "original resolution, ignore excluded",
+                "ignore_void": self.ignore_void,
+                "void_pixels": "excluded from IoU and clicks" if self.ignore_void
+                else "scored as background (plain per-mask IoU)"}
 
     def check_model(self, model: PromptableModel) -> None:
         caps = model.capabilities
@@ -146,7 +162,7 @@ class PointTask(Task):
     def process(self, model: PromptableModel, sample: Sample, embedding: ImageEmbedding,
                 instances: Sequence[Instance], seed: int, dataset: str) -> List[Dict]:
         gts = [inst.mask() for inst in instances]
-        ignore = sample.ignore_mask()
+        ignore = sample.ignore_mask(include_void=self.ignore_void)
         n = len(instances)
         clicks: List[List[Click]] = []
         for inst, gt in zip(instances, gts):
@@ -206,7 +222,6 @@ class PointTask(Task):
                 "pred_rle": "" if rle is None else rle_field(rle)}
 
     def summarize(self, records: pd.DataFrame, done: List[Dict], config: Dict) -> Dict:
-        skipped = skipped_entries(done)
         datasets: Dict[str, Dict] = {}
         names = [d["name"] for d in config["datasets"]]
         for name in names:
@@ -218,8 +233,7 @@ class PointTask(Task):
                 "miou_oracle": {"1": float(one["iou_oracle"].mean())} if len(one) else {},
                 "n_masks": int(len(one)),
                 "n_images": int(one["image_id"].nunique()) if len(one) else 0,
-                "n_skipped": int(sum(s["n_masks"] or 1 for s in skipped.get(name, []))),
-                "skipped": skipped.get(name, []),
+                **skip_summary(done, config, name),
             }
             if self.compute_noc and len(rec):
                 traj = rec.sort_values("n_clicks").groupby(["image_id", "instance_id"])["iou"].apply(list)

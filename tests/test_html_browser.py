@@ -115,8 +115,9 @@ def test_demo_html_reports_open_in_chromium(demo_reports):
                 numbers = next(t for t in tables if t and "mIoU@1" in t[0])
                 header = numbers[0]
                 for run in ("random-walker", "sam-tiny"):
-                    summary = json.loads((demo_reports / run / "summary.json").read_text())["datasets"]["demo"]
-                    line = next(r for r in numbers[1:] if r[0].startswith(run))
+                    full = json.loads((demo_reports / run / "summary.json").read_text())
+                    summary = full["datasets"]["demo"]
+                    line = next(r for r in numbers[1:] if r[0].startswith(full["model"]["label"]))
                     for k, v in summary["miou"].items():
                         assert line[header.index(f"mIoU@{k}")] == f"{v:.3f}", (name, run, k)
                     assert line[header.index("masks")] == str(summary["n_masks"])
