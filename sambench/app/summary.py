@@ -38,6 +38,9 @@ def summarize_run(task, out: Path) -> dict:
     summary.setdefault("task", task.name)
     summary["model"] = config["model"]
     summary["run"] = str(Path(out))
+    from sambench.app.speed import read_timing
+
+    summary["timing"] = read_timing(Path(out))  # where the time went, every session and rank
     folder.write_summary(summary)
     return summary
 
