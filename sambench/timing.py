@@ -112,8 +112,8 @@ class StageTimer:
                             "cpu_s": round(max(0.0, cpu - staged_cpu), 4)},
                "background": {name: _entry(v) for name, v in self.background.items()},
                "counters": dict(self.counters),
-               "images_per_s": round(images / wall, 4) if wall > 0 else None,
-               "prompts_per_s": round(prompts / wall, 4) if wall > 0 else None}
+               "images_per_s": images / wall if wall > 0 else None,
+               "prompts_per_s": prompts / wall if wall > 0 else None}
         out.update(peak_memory())
         if extra:
             out.update(extra)

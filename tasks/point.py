@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from sambench import masks as mask_utils
 from sambench.data import Instance, Sample
@@ -51,11 +50,15 @@ class _DeviceTruth:
     """
 
     def __init__(self, gts: Sequence[np.ndarray], ignore: Optional[np.ndarray], device):
+        import torch
+
         self.gts = torch.from_numpy(np.stack(gts)).to(device) if len(gts) else None
         self.valid = None if ignore is None else torch.from_numpy(~ignore).to(device)
 
     def iou(self, masks: torch.Tensor, rows: Sequence[int]) -> np.ndarray:
         """IoU of masks (b, K, H, W) bool with the ground truth ``rows`` (b,); (b, K) float64."""
+        import torch
+
         gt = self.gts.to(masks.device)[torch.as_tensor(list(rows), device=masks.device)][:, None]
         if self.valid is not None:
             valid = self.valid.to(masks.device)
@@ -154,6 +157,8 @@ class PointTask(Task):
     def _decode(self, model, embedding, prompts: PromptBatch, multimask: bool):
         """Reference path (``host_scoring``): every mask to the host. Returns (masks B,K,H,W bool,
         pred_iou B,K, low_res or None)."""
+        import torch
+
         masks, ious, lows = [], [], []
         for start in range(0, len(prompts), self.max_batch):
             pred = model.decode(embedding, prompts.select(slice(start, start + self.max_batch)), multimask)
@@ -174,6 +179,8 @@ class PointTask(Task):
           one), IoU of every output (B, K) float64 numpy, predicted IoU (B, K) float32 numpy, the
           pick (B,) int, and the chosen low-res logits (B, 1, h, w) on the device, or None.
         """
+        import torch
+
         timer = self.timer
         chosen, ious, pred_ious, picks, lows = [], [], [], [], []
         for start in range(0, len(prompts), self.max_batch):
@@ -200,6 +207,8 @@ class PointTask(Task):
 
     def process(self, model: PromptableModel, sample: Sample, embedding: ImageEmbedding,
                 instances: Sequence[Instance], seed: int, dataset: str) -> List[Dict]:
+        import torch  # here, not at import: reading results (sambench report) needs no torch
+
         if self.host_scoring:
             return self._process_on_host(model, sample, embedding, instances, seed, dataset)
         timer = self.timer
@@ -261,6 +270,8 @@ class PointTask(Task):
                          instances: Sequence[Instance], seed: int, dataset: str) -> List[Dict]:
         """The straightforward path (``host_scoring=True``): all outputs to the host, IoU with numpy.
         Kept as the reference the device path is tested against (identical records)."""
+        import torch
+
         gts = [inst.mask() for inst in instances]
         ignore = sample.ignore_mask()
         n = len(instances)

@@ -9,15 +9,18 @@ Tasks only ever talk to this interface.
 from __future__ import annotations
 
 import hashlib
+import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence
 
 import numpy as np
-import torch
 
 from ..data import Sample
+
+if TYPE_CHECKING:  # torch is imported by the adapters that use it, not by code that only reads results
+    import torch
 
 
 class UnsupportedPromptError(ValueError):
@@ -82,12 +85,13 @@ class Prediction:
     """Outputs for a PromptBatch of size B with K masks per prompt set.
 
     Attributes:
-      logits: (B, K, H, W) float mask logits at the original image size (threshold: model.mask_threshold).
+      logits: (B, K, H, W) float mask logits at the original image size (threshold: model.mask_threshold);
+        None only from ``decode_low_res`` of a model that defers the upscaling.
       iou_predictions: (B, K) the model's own quality estimate of each mask.
       low_res_logits: (B, K, h, w) logits to feed back as mask_input, or None if unsupported.
     """
 
-    logits: torch.Tensor
+    logits: Optional[torch.Tensor]
     iou_predictions: torch.Tensor
     low_res_logits: Optional[torch.Tensor] = None
 
@@ -120,7 +124,7 @@ class PromptableModel(ABC):
     capabilities: Capabilities = Capabilities()
     weights: str = "trained"
     mask_threshold: float = 0.0
-    device: torch.device = torch.device("cpu")
+    device: "torch.device | str" = "cpu"  # adapters set their torch.device
 
     @abstractmethod
     def encode(self, image: np.ndarray, sample: Optional[Sample] = None) -> ImageEmbedding:
@@ -149,6 +153,19 @@ class PromptableModel(ABC):
         Returns:
           a Prediction with K = n_multimask or 1.
         """
+
+    def decode_low_res(self, embedding: ImageEmbedding, prompts: PromptBatch, multimask: bool) -> Prediction:
+        """``decode`` that may skip the upscaling to the original size: a model that overrides it
+        returns ``logits=None`` with ``low_res_logits``, and ``upscale_logits`` makes the
+        full-resolution logits of only the masks a caller keeps (the automatic mask generator
+        filters by predicted IoU first). The default is ``decode``.
+        """
+        return self.decode(embedding, prompts, multimask)
+
+    def upscale_logits(self, embedding: ImageEmbedding, low_res_logits: torch.Tensor) -> torch.Tensor:
+        """(N, K, h, w) low-res logits -> (N, K, H, W) logits at the original size, exactly as ``decode``
+        returns them (models that override ``decode_low_res`` implement it)."""
+        raise NotImplementedError(f"model '{self.name}' does not defer upscaling")
 
     def fingerprint(self) -> Dict[str, Any]:
         """Identity of the model for run configs: name, architecture, checkpoint and its SHA-256, trained flag."""
@@ -190,4 +207,5 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 
 
 def to_numpy(x) -> np.ndarray:
-    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    torch = sys.modules.get("torch")  # a tensor can only exist if torch was imported
+    return x.detach().cpu().numpy() if torch is not None and isinstance(x, torch.Tensor) else np.asarray(x)

@@ -185,6 +185,13 @@ class SamAdapter(PromptableModel):
 
     @torch.no_grad()
     def decode(self, embedding: ImageEmbedding, prompts: PromptBatch, multimask: bool) -> Prediction:
+        pred = self.decode_low_res(embedding, prompts, multimask)
+        pred.logits = self.upscale_logits(embedding, pred.low_res_logits)
+        return pred
+
+    @torch.no_grad()
+    def decode_low_res(self, embedding: ImageEmbedding, prompts: PromptBatch, multimask: bool) -> Prediction:
+        """Prompt encoder + mask decoder only: ``low_res_logits`` (B, K, 256, 256), ``logits`` None."""
         self.check_prompts(prompts, multimask)
         original_size = embedding.original_size
         points = None
@@ -203,8 +210,12 @@ class SamAdapter(PromptableModel):
         low_res, iou = self.sam.mask_decoder(
             image_embeddings=embedding.features, image_pe=self.sam.prompt_encoder.get_dense_pe(),
             sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense, multimask_output=multimask)
-        logits = self.sam.postprocess_masks(low_res, embedding.extra["input_size"], original_size)
-        return Prediction(logits=logits, iou_predictions=iou, low_res_logits=low_res)
+        return Prediction(logits=None, iou_predictions=iou, low_res_logits=low_res)
+
+    @torch.no_grad()
+    def upscale_logits(self, embedding: ImageEmbedding, low_res_logits: torch.Tensor) -> torch.Tensor:
+        """The official ``postprocess_masks``: to the padded input size, crop, to the original size."""
+        return self.sam.postprocess_masks(low_res_logits, embedding.extra["input_size"], embedding.original_size)
 
 
 def build_official_sam(arch: str, checkpoint: Optional[str] = None, device: Optional[str] = None,
