@@ -310,3 +310,33 @@ def test_peak_memory_of_a_run_is_flat_in_the_number_of_images(tmp_path):
     # one image's working set (oracle logits, masks, clicks) is several MiB; records are streamed
     assert peaks[3] > 2 * 2 ** 20
     assert peaks[15] < 1.1 * peaks[3], peaks
+
+
+# ---------------------------------------------------------------------------------------------
+# GPU knobs (run on CPU here): SDPA attention gives the official numbers up to rounding
+# ---------------------------------------------------------------------------------------------
+
+def test_sdpa_attention_matches_the_official_modules_and_is_recorded():
+    from sambench.app.speed import apply_speed_options
+    from sambench.models.base import PromptBatch
+
+    official, fused = build_model("sam-tiny", device="cpu"), build_model("sam-tiny", device="cpu")
+    with torch.no_grad():  # non-zero relative positions, so the encoder's bias term is exercised
+        for m in (official, fused):
+            g = torch.Generator().manual_seed(1)
+            for blk in m.sam.image_encoder.blocks:
+                blk.attn.rel_pos_h.copy_(torch.randn(blk.attn.rel_pos_h.shape, generator=g))
+                blk.attn.rel_pos_w.copy_(torch.randn(blk.attn.rel_pos_w.shape, generator=g))
+    apply_speed_options(fused, sdpa=True, images_per_batch=2)
+    settings = fused.speed_settings()
+    assert settings["attention"] == "sdpa" and settings["encoder_batch_size"] == 2
+    assert settings["compiled_encoder"] is False and official.speed_settings()["attention"] == "official"
+    image = (np.random.default_rng(0).random((90, 60, 3)) * 255).astype(np.uint8)
+    ea, eb = official.encode(image), fused.encode(image)
+    torch.testing.assert_close(eb.features, ea.features, atol=1e-4, rtol=1e-4)
+    prompts = PromptBatch(point_coords=np.array([[[10.0, 10.0]], [[30.0, 50.0]]]), point_labels=np.ones((2, 1), int))
+    pa, pb = official.decode(ea, prompts, True), fused.decode(ea, prompts, True)
+    torch.testing.assert_close(pb.logits, pa.logits, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(pb.iou_predictions, pa.iou_predictions, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="no --compile/--sdpa"):
+        apply_speed_options(build_model("oracle"), sdpa=True)

@@ -76,6 +76,20 @@ def allocator_settings() -> dict:
     return out
 
 
+def apply_speed_options(model, compile: bool = False, sdpa: bool = False, images_per_batch: int = 1) -> None:
+    """Turn on a model's speed knobs (``configure_speed``; SAM: ``sambench.models.sam_accel``).
+
+    Raises:
+      ValueError (one line) when --compile or --sdpa is asked of a model without such knobs.
+    """
+    hook = getattr(model, "configure_speed", None)
+    if hook is None:
+        if compile or sdpa:
+            raise ValueError(f"model '{model.name}' has no --compile/--sdpa knobs (SAM models have)")
+        return
+    hook(compile=compile, sdpa=sdpa, encoder_batch_size=images_per_batch if images_per_batch > 1 else None)
+
+
 def speed_settings(task, model, images_per_batch: int, loader_workers: int) -> dict:
     """What decides a run's speed (never its numbers): device name, dtype, batch sizes, knobs.
 

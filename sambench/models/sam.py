@@ -152,6 +152,29 @@ class SamAdapter(PromptableModel):
         self.extra_fingerprint = extra_fingerprint or {}
         self.mask_threshold = float(sam.mask_threshold)
         self.transform = ResizeLongestSide(sam.image_encoder.img_size)
+        self._encoder = self.sam.image_encoder
+        self._knobs = {"compile": False, "attention": "official"}
+
+    def configure_speed(self, compile: bool = False, sdpa: bool = False, encoder_batch_size: Optional[int] = None) -> dict:
+        """Speed knobs (``sambench.models.sam_accel``): compiled encoder, SDPA attention, images per
+        encoder call. They change float rounding, not the computation; returns the settings."""
+        from .sam_accel import compile_encoder, use_sdpa
+
+        if sdpa and self._knobs["attention"] != "sdpa":
+            use_sdpa(self.sam)
+            self._knobs["attention"] = "sdpa"
+        if compile and not self._knobs["compile"]:
+            self._encoder = compile_encoder(self.sam)
+            self._knobs["compile"] = True
+        if encoder_batch_size:
+            self.encoder_batch_size = int(encoder_batch_size)
+        return self.speed_settings()
+
+    def speed_settings(self) -> dict:
+        """What decides this adapter's speed, for the run config."""
+        return {"dtype": str(getattr(self, "dtype", "float32")).replace("torch.", ""),
+                "encoder_batch_size": self.encoder_batch_size, "compiled_encoder": self._knobs["compile"],
+                "attention": self._knobs["attention"], "pinned_memory": self.device.type == "cuda"}
 
     def fingerprint(self) -> dict:
         fp = super().fingerprint()
@@ -164,7 +187,11 @@ class SamAdapter(PromptableModel):
 
     def _preprocess(self, image: np.ndarray) -> tuple:
         resized = self.transform.apply_image(image)
-        t = torch.as_tensor(resized, device=self.device).permute(2, 0, 1).contiguous()
+        if self.device.type == "cuda":  # page-locked copy: the transfer to the device runs asynchronously
+            t = torch.from_numpy(resized).pin_memory().to(self.device, non_blocking=True)
+        else:
+            t = torch.as_tensor(resized, device=self.device)
+        t = t.permute(2, 0, 1).contiguous()
         input_size = tuple(t.shape[-2:])
         return self.sam.preprocess(t[None].float())[0], input_size
 
@@ -174,7 +201,7 @@ class SamAdapter(PromptableModel):
         for start in range(0, len(images), self.encoder_batch_size):
             chunk = images[start:start + self.encoder_batch_size]
             prepped = [self._preprocess(im) for im in chunk]
-            feats = self.sam.image_encoder(torch.stack([p[0] for p in prepped]))
+            feats = self._encoder(torch.stack([p[0] for p in prepped]))
             for im, (_, input_size), f in zip(chunk, prepped, feats):
                 out.append(ImageEmbedding(original_size=tuple(im.shape[:2]), features=f[None],
                                           extra={"input_size": input_size}))
