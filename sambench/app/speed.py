@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from sambench.timing import StageTimer, merge_reports
+from sambench.timing import StageTimer
 
 M_TRIM_THRESHOLD = -1
 M_TOP_PAD = -2
@@ -139,19 +139,6 @@ def write_timing(out: Path, rank: int, report: dict) -> None:
     path = Path(out) / "records" / f"timing-rank{rank}.jsonl"
     with open(path, "a") as f:
         f.write(json.dumps(report) + "\n")
-
-
-def read_timing(out: Path) -> dict:
-    """Every session's timing report of a run folder, per rank, and their aggregate ({} when none)."""
-    from sambench.app.store import read_jsonl
-
-    per_rank = {}
-    for path in sorted((Path(out) / "records").glob("timing-rank*.jsonl")):
-        per_rank[path.stem.replace("timing-rank", "")] = read_jsonl(path)
-    reports = [r for rs in per_rank.values() for r in rs]
-    if not reports:
-        return {}
-    return {"total": merge_reports(reports), "sessions": per_rank}
 
 
 def timed_call(fn):
