@@ -67,7 +67,7 @@ def load_data(args):
         from sambench.datasets.demo import generate_demo
 
         root = Path(tempfile.mkdtemp(prefix="bench-point-"))
-        generate_demo(root, n_images=max(args.images * 3, 8), height=480, width=640, seed=1)
+        generate_demo(root, n_images=max(args.images * 2, 8), height=480, width=640, seed=1)
         ds = build_dataset("coco", root / "images", ann=root / "instances.json")
         source = "generated shapes 640x480 (sambench demo generator)"
     out = []
@@ -99,10 +99,12 @@ def build_sam(args):
 
 
 def precision(model, dtype: str):
-    """Autocast context for ``--dtype`` (the adapter's own dtype support is used when it has one)."""
+    """Set ``--dtype`` on the adapter (its own autocast, ``PromptableModel.set_dtype``); returns the
+    autocast context for code that bypasses the adapter (the naive ``SamPredictor`` loop)."""
     import torch
 
-    if dtype == "fp32" or getattr(model, "dtype", None) not in (None, torch.float32):
+    model.set_dtype(dtype)
+    if dtype == "fp32":
         return contextlib.nullcontext()
     return torch.autocast(model.device.type, dtype={"bf16": torch.bfloat16, "fp16": torch.float16}[dtype])
 
@@ -305,7 +307,7 @@ def bench_amg(model, data, args, results):
               f"autocast: its MaskData.to_numpy cannot convert bfloat16/float16); run with --dtype fp32")
         return
     sync = syncer(model)
-    ctx = precision(model, args.dtype)
+    ctx = contextlib.nullcontext()  # fp32 here
     with ctx:
         embs = [model.encode(d[1]) for d in data]
         h, w = data[0][1].shape[:2]
@@ -441,7 +443,8 @@ def main(argv=None) -> int:
           f"({[d[0].image_id for d in data]}); allocator {allocator}", flush=True)
     sync = syncer(model)
     task = PointTask()
-    ctx = precision(model, args.dtype)
+    naive_ctx = precision(model, args.dtype)
+    ctx = contextlib.nullcontext()  # the adapter autocasts itself
     results = {"model": model.label(), "device": device_name, "dtype": args.dtype, "sdpa": args.sdpa,
                "compile": args.compile, "images": len(data), "masks": n_masks, "source": source,
                "allocator": allocator, "repeats": args.repeats, "runs": {}}
@@ -473,7 +476,8 @@ def main(argv=None) -> int:
                     outputs[("sambench", b)] = out
                     stages[b] = task.timer.report()["stages"]
                 else:
-                    out, wall, cpu = timed(lambda: run_naive(model, data, task), sync)
+                    with naive_ctx:
+                        out, wall, cpu = timed(lambda: run_naive(model, data, task), sync)
                     outputs["naive"] = out
             times[(name, b)].append((cpu, wall))
             faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults

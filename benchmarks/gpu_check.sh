@@ -13,7 +13,7 @@
 #   3. ViT-H, bf16, fused attention (--sdpa) and a compiled encoder (--compile), batch 8
 #   4. ViT-B in float32, no knobs: records identical to the naive loop's, and sambench's mask generator
 #      against SamAutomaticMaskGenerator (outputs identical; it cannot run under bf16 autocast)
-#   5. benchmarks/gpu_models.py [--cpu] [--checkpoints DIR] (the model families, issue 11), if present
+#   5. benchmarks/gpu_models.py [--quick] [--checkpoints DIR] (every model family, issue 11; its own table)
 # then prints one table of the benchmark runs. Without CUDA it stops at once (exit 2) unless --cpu.
 set -uo pipefail
 
@@ -47,7 +47,7 @@ if [ "$MODE" = gpu ]; then
   H_SIZES=(--model vit_h --images 16 --images-per-batch 1,8 --no-amg)
   KNOBS=(--model vit_h --images 16 --images-per-batch 8 --sdpa --compile --no-naive --no-amg --repeats 2)
   FP32=(--model vit_b --images 4 --images-per-batch 1 --amg-images 2)
-  LIMITS=(110 130 130 90 110)   # seconds per step: 570 in all
+  LIMITS=(100 120 120 80 170)   # seconds per step: 590 in all
 else
   echo "gpu_check: --cpu dry run (sam-tiny, 2 images): checks that every step runs, numbers mean nothing"
   COMMON=(--device cpu --quick --repeats 1 --amg-points 8 --amg-images 1)
@@ -74,8 +74,8 @@ step vit_h_bf16_sdpa_compile "${LIMITS[2]}" "$PY" "$HERE/bench_point.py" "${COMM
 step vit_b_fp32_amg "${LIMITS[3]}" "$PY" "$HERE/bench_point.py" "${COMMON[@]}" "${FP32[@]}" --dtype fp32 \
   --json "$OUT/vit_b_fp32_amg.json"
 if [ -f "$HERE/gpu_models.py" ]; then
-  MODELS_ARGS=()
-  [ "$MODE" = cpu ] && MODELS_ARGS+=(--cpu)
+  MODELS_ARGS=(--out "$OUT/gpu_models.md" --repeat 3)
+  [ "$MODE" = cpu ] && MODELS_ARGS+=(--quick)
   [ -n "$CHECKPOINTS" ] && MODELS_ARGS+=(--checkpoints "$CHECKPOINTS")
   step gpu_models "${LIMITS[4]}" "$PY" "$HERE/gpu_models.py" "${MODELS_ARGS[@]}"
 else

@@ -1,9 +1,10 @@
 """Shared helpers of the polygon- and COCO-json-based adapters (not an adapter; nothing registers here).
 
 * ``polygon_rle`` / ``points_to_flat``: rasterise polygons given as ``[[x, y], ...]`` point lists or
-  flat COCO lists with pycocotools, the same rasteriser ``sambench.masks.from_polygons`` uses, so
-  every polygon dataset is rasterised identically (a polygon with integer corners ``x0 < x1``,
-  ``y0 < y1`` covers pixel columns ``x0 .. x1-1`` and rows ``y0 .. y1-1``).
+  flat COCO lists with pycocotools, after the checks of ``sambench.annotations`` (finite
+  coordinates, no vertex far outside the image), the same rasteriser ``sambench.masks.from_polygons``
+  uses, so every polygon dataset is rasterised identically (a polygon with integer corners
+  ``x0 < x1``, ``y0 < y1`` covers pixel columns ``x0 .. x1-1`` and rows ``y0 .. y1-1``).
 * ``read_json``: read a json file, raising ``BadSampleError`` (per-image files) or
   ``DatasetLayoutError`` (files the whole split depends on) with a one-line reason.
 * ``CocoJsonAdapter``: base of the adapters whose release is one or more COCO instances json files
@@ -16,7 +17,6 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Type
@@ -24,9 +24,11 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Type
 import numpy as np
 
 from sambench import masks as mask_utils
-from sambench.data import BadSampleError, Instance, Sample
+from sambench.annotations import AnnotationDefect, CocoFormatError, CocoIndex, index_coco, polygon_rle as _safe_polygon_rle
+from sambench.data import BadSampleError, Sample
 
-from .base import DatasetAdapter, DatasetLayoutError, image_loader, image_size
+from .base import DatasetAdapter, DatasetLayoutError, data_warning
+from .coco import coco_sample
 
 
 def points_to_flat(points: Sequence) -> List[float]:
@@ -46,12 +48,23 @@ def empty_rle(height: int, width: int) -> dict:
 
 
 def polygon_rle(polygons: Iterable[Sequence], height: int, width: int) -> dict:
-    """Union of polygons (point lists or flat lists) as one RLE; degenerate polygons (< 3 points) drop out."""
+    """Union of polygons (point lists or flat lists) as one RLE, by ``sambench.annotations.polygon_rle``'s
+    checks; polygons with fewer than 3 points cover nothing (an empty RLE when no polygon is left).
+
+    Raises:
+      AnnotationDefect (a ValueError): non-numeric or non-finite coordinates, a vertex far outside the
+        image; callers skip that annotation with the reason.
+    """
     flat = [points_to_flat(p) for p in polygons]
     flat = [p for p in flat if len(p) >= 6]
     if not flat:
         return empty_rle(height, width)
-    return mask_utils.from_polygons(flat, height, width)
+    try:
+        return _safe_polygon_rle(flat, height, width)
+    except AnnotationDefect as exc:
+        if "wholly outside" in str(exc):
+            return empty_rle(height, width)
+        raise
 
 
 def polygon_mask(polygons: Iterable[Sequence], height: int, width: int) -> np.ndarray:
@@ -76,10 +89,9 @@ def image_key(file_name: str) -> str:
 
 @dataclass
 class _CocoImage:
-    record: dict
     path: Path
-    source: Path
-    anns: List[dict]
+    index: CocoIndex
+    key: str  # the image's id in its json, as a string
 
 
 class CocoJsonAdapter(DatasetAdapter):
@@ -87,6 +99,8 @@ class CocoJsonAdapter(DatasetAdapter):
 
     Subclasses implement ``coco_sources()`` -> list of (json path, images folder). Every image listed
     in the json files is a sample (images without annotations too; the manifest drops them).
+    Annotations follow the rules of ``sambench.annotations`` (as the ``coco`` adapter); an image
+    entry without ``height`` and ``width`` takes its file's size.
     """
 
     def coco_sources(self) -> List[Tuple[Path, Path]]:
@@ -108,33 +122,42 @@ class CocoJsonAdapter(DatasetAdapter):
     def check_layout(self) -> None:
         self._images: Dict[str, _CocoImage] = {}
         self.categories: Dict[int, dict] = {}
+        self._indexes: List[CocoIndex] = []
         for json_path, images_dir in self.coco_sources():
             if not json_path.is_file():
                 raise self.missing(json_path, "annotation file")
             if not images_dir.is_dir():
                 raise self.missing(images_dir, "images folder")
             data = read_json(json_path, DatasetLayoutError)
-            if not isinstance(data, dict) or not isinstance(data.get("images"), list) \
-                    or not isinstance(data.get("annotations"), list):
-                raise DatasetLayoutError(
-                    f"{json_path}: not a COCO instances json (expected lists 'images' and 'annotations'); "
-                    f"{self.name} expects under --root {self.layout}")
-            for c in data.get("categories") or []:
-                if isinstance(c, dict) and "id" in c:
-                    self.categories.setdefault(c["id"], c)
-            anns_by_image: Dict[object, List[dict]] = defaultdict(list)
-            for a in data["annotations"]:
-                if isinstance(a, dict):
-                    anns_by_image[a.get("image_id")].append(a)
-            for im in data["images"]:
-                if not isinstance(im, dict) or "file_name" not in im:
+            try:
+                index = index_coco(data, json_path)
+            except CocoFormatError as exc:
+                raise DatasetLayoutError(f"{exc}; {self.name} expects under --root {self.layout}") from exc
+            self._indexes.append(index)
+            for line in index.warnings():
+                data_warning(line)
+            for cid, c in index.categories.items():
+                self.categories.setdefault(cid, c)
+            for key_in_json, im in index.images.items():
+                if not isinstance(im.get("file_name"), str) or not im["file_name"]:
                     raise DatasetLayoutError(f"{json_path}: an 'images' entry has no file_name")
                 key = image_key(im["file_name"])
                 if key in self._images:  # same file name in two json files: keep both, apart
                     key = f"{json_path.stem}/{key}"
-                entry = _CocoImage(im, self.resolve_image(images_dir, im["file_name"], json_path.parent), json_path,
-                                   anns_by_image.get(im.get("id"), []))
-                self._images[key] = entry
+                self._images[key] = _CocoImage(self.resolve_image(images_dir, im["file_name"], json_path.parent),
+                                               index, key_in_json)
+
+    def describe(self) -> Dict[str, object]:
+        out = dict(super().describe())
+        issues = [ix.describe() for ix in self._indexes]
+        if any(issues):
+            out["annotation_issues"] = {str(ix.path): d for ix, d in zip(self._indexes, issues) if d}
+        n = sum(ix.n_unattached for ix in self._indexes)
+        if n:  # where the task summaries count them (as the coco adapter's entry has them)
+            out["n_unattached_annotations"] = n
+            out["n_unattached_masks"] = sum(ix.n_unattached_masks for ix in self._indexes)
+            out["unattached_annotations"] = [u for ix in self._indexes for u in ix.unattached]
+        return out
 
     def image_ids(self) -> List[str]:
         return sorted(self._images)
@@ -143,35 +166,9 @@ class CocoJsonAdapter(DatasetAdapter):
         if image_id not in self._images:
             raise BadSampleError(f"{self.root}: no image '{image_id}' in the annotation files")
         entry = self._images[image_id]
-        path = entry.path
-        if not path.is_file():
-            raise BadSampleError(f"{path}: image file missing (listed in {entry.source.name})")
-        h, w = image_size(path)  # header only; corrupt files fail here
-        jh, jw = entry.record.get("height"), entry.record.get("width")
-        if jh is not None and jw is not None and (int(jh), int(jw)) != (h, w):
-            raise BadSampleError(f"{path}: image is {w}x{h}, {entry.source.name} says {jw}x{jh}")
-        instances = []
-        for a in entry.anns:
-            try:
-                seg = a["segmentation"]
-                if isinstance(seg, list) and seg and not isinstance(seg[0], (list, tuple)):
-                    seg = [seg]  # a single flat polygon written without the outer list
-                if isinstance(seg, list):
-                    rle = polygon_rle(seg, h, w)
-                else:
-                    rle = mask_utils.from_segmentation(seg, h, w)
-                    if list(rle["size"]) != [h, w]:
-                        raise ValueError(f"RLE size {rle['size']} != image {h}x{w}")
-            except Exception as exc:
-                raise BadSampleError(
-                    f"{entry.source}: annotation {a.get('id')} of '{image_id}' has a bad segmentation ({exc})") from exc
-            cat = self.categories.get(a.get("category_id"), {})
-            instances.append(Instance(
-                id=str(a.get("id", len(instances))), rle=rle, category_id=a.get("category_id"),
-                iscrowd=bool(a.get("iscrowd", 0)), extra={"category": cat.get("name")} if cat else {},
-            ))
-        return Sample(image_id=image_id, height=h, width=w, instances=instances,
-                      loader=image_loader(path), image_path=path)
+        sample = coco_sample(entry.index, entry.key, entry.path, size_from_file=True)
+        sample.image_id = image_id
+        return sample
 
 
 def find_coco_jsons(folder: Path, name_filter: Optional[str] = None, max_depth: int = 3) -> List[Path]:

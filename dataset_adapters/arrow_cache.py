@@ -3,8 +3,8 @@
 The first ``open_cached(adapter)`` loads every sample once (decoding label maps, rasterising
 polygons, reading ``.mat`` files...) and writes one row per image to
 ``<cache dir>/<name>-<signature>/data.arrow``: image id, image path, height, width, instance ids,
-RLE counts, category ids, crowd flags, per-instance extras (JSON), ignore RLE, per-sample extras
-(JSON) and, for a sample that could not be loaded, the reason. Later opens memory-map that file with
+RLE counts, category ids, crowd flags, per-instance extras (JSON), ignore and void RLEs, per-sample
+extras (JSON) and, for a sample that could not be loaded, the reason. Later opens memory-map that file with
 ``datasets.Dataset.from_file`` and take seconds; masks stay RLE until a task decodes them.
 
 The signature is cheap and content-bound: the relative path, size and mtime of every source file
@@ -39,7 +39,7 @@ from sambench.data import BadSample, BadSampleError, Instance, Sample
 
 from .base import DatasetAdapter, RLEList, read_image
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: void RLE column; EXIF-aware image sizes; per-annotation skips
 DEFAULT_CACHE_DIR = Path("~/.cache/sambench/arrow")
 CACHE_ENV = "SAMBENCH_ARROW_CACHE"
 BATCH_ROWS = 64
@@ -134,8 +134,13 @@ class _HashMemo:
 
 
 def code_hash(cls: type) -> str:
-    """Hash of the source files defining ``cls`` and its adapter base classes."""
+    """Hash of the source files defining ``cls`` and its adapter base classes, and of the core modules
+    that decide what a sample holds (annotation rules, mask helpers, the Sample class)."""
+    from sambench import annotations, data, masks
+
     h = hashlib.sha256()
+    for module in (annotations, data, masks):
+        h.update(Path(module.__file__).read_bytes())
     for klass in cls.__mro__:
         if klass is object:
             continue
@@ -224,7 +229,7 @@ def _schema():
         ("instance_ids", pa.list_(pa.string())), ("rle_counts", pa.list_(pa.string())),
         ("category_ids", pa.list_(pa.int64())), ("iscrowd", pa.list_(pa.bool_())),
         ("instance_extra", pa.list_(pa.string())), ("ignore_counts", pa.string()), ("extra", pa.string()),
-        ("image_from_file", pa.bool_()), ("bad_reason", pa.string()),
+        ("image_from_file", pa.bool_()), ("bad_reason", pa.string()), ("void_counts", pa.string()),
     ])
 
 
@@ -236,11 +241,12 @@ def _counts(rle: dict) -> str:
 def _row(adapter: DatasetAdapter, image_id: str, dropped: set) -> dict:
     empty = {"image_id": image_id, "image_path": None, "height": 0, "width": 0, "instance_ids": [],
              "rle_counts": [], "category_ids": [], "iscrowd": [], "instance_extra": [], "ignore_counts": None,
-             "extra": "{}", "image_from_file": False, "bad_reason": None}
+             "extra": "{}", "image_from_file": False, "bad_reason": None, "void_counts": None}
     try:
         s = adapter.load_sample(image_id)
     except BadSampleError as exc:
-        return {**empty, "bad_reason": str(exc) or "unreadable sample"}
+        return {**empty, "bad_reason": str(exc) or "unreadable sample",
+                "extra": json.dumps({"n_masks": int(getattr(exc, "n_masks", 0))})}
     path = None
     if s.image_path is not None:
         p = Path(s.image_path)
@@ -259,6 +265,7 @@ def _row(adapter: DatasetAdapter, image_id: str, dropped: set) -> dict:
         "iscrowd": [bool(i.iscrowd) for i in s.instances],
         "instance_extra": [_dump_extra(i.extra, dropped) for i in s.instances],
         "ignore_counts": None if s.ignore is None else _counts(s.ignore),
+        "void_counts": None if s.void is None else _counts(s.void),
         "extra": _dump_extra(s.extra, dropped),
         # True when the sample's loader just reads image_path (base.image_loader); else the image is
         # produced by the adapter (video frame, HDF5, crop...) and a reload asks the adapter for it
@@ -344,6 +351,9 @@ class CachedDataset:
         self._index: Dict[str, int] = {k: i for i, k in enumerate(self._ids)}
         bad = self.dataset.data.column("bad_reason").to_pylist()
         self._bad: Dict[str, str] = {k: r for k, r in zip(self._ids, bad) if r is not None}
+        extra = self.dataset.data.column("extra").to_pylist()
+        self._bad_masks: Dict[str, int] = {k: int(json.loads(e or "{}").get("n_masks", 0))
+                                           for k, r, e in zip(self._ids, bad, extra) if r is not None}
 
     def __getattr__(self, item):  # class attributes (title, paper_images, ...) fall through to the adapter
         if item.startswith("_") or item in ("adapter",):
@@ -372,7 +382,7 @@ class CachedDataset:
         if image_id not in self._index:
             raise KeyError(f"{image_id}: not an image of {self.name} ({self.path})")
         if image_id in self._bad:
-            raise BadSampleError(self._bad[image_id])
+            raise BadSampleError(self._bad[image_id], n_masks=self._bad_masks.get(image_id, 0))
         row = self.dataset[self._index[image_id]]
         h, w = int(row["height"]), int(row["width"])
         path = None
@@ -386,8 +396,9 @@ class CachedDataset:
                                                    row["iscrowd"], row["instance_extra"])
         ]
         ignore = None if row["ignore_counts"] is None else {"size": [h, w], "counts": row["ignore_counts"]}
+        void = None if row.get("void_counts") is None else {"size": [h, w], "counts": row["void_counts"]}
         return Sample(image_id=image_id, height=h, width=w, instances=instances, loader=self._loader(image_id, path, bool(row["image_from_file"])),
-                      ignore=ignore, image_path=path, extra=_from_json(json.loads(row["extra"] or "{}")))
+                      ignore=ignore, void=void, image_path=path, extra=_from_json(json.loads(row["extra"] or "{}")))
 
     def samples(self, ids: Optional[Sequence[str]] = None) -> Iterator[Union[Sample, BadSample]]:
         for image_id in self._ids if ids is None else ids:

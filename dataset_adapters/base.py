@@ -8,11 +8,12 @@ class attributes describing the release, a layout check, ``image_ids`` and ``loa
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import ClassVar, Dict, Iterable, Iterator, List, Optional, Sequence, Union
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from sambench import masks as mask_utils
 from sambench.data import BadSample, BadSampleError, Instance, Sample
@@ -78,6 +79,7 @@ class DatasetAdapter:
             "root": str(self.root.resolve()),
             "ann": str(self.ann.resolve()) if self.ann else None,
             "split": self.split,
+            "image_decoding": IMAGE_DECODING,
         }
 
     def samples(self, ids: Optional[Sequence[str]] = None) -> Iterator[Union[Sample, BadSample]]:
@@ -100,15 +102,49 @@ def require(adapter: DatasetAdapter, *relative: str) -> None:
             raise adapter.missing(path, rel)
 
 
+IMAGE_DECODING = ("EXIF orientation applied (as OpenCV's imread and image viewers show the image); "
+                  "8-bit RGB: grey replicated, palette looked up, alpha dropped (not composited), "
+                  "16-bit values v -> v >> 8 (the high byte, as OpenCV's 8-bit read), float images refused")
+"""The one decoding rule of every image (recorded in each dataset's entry of the run config)."""
+
+EXIF_ORIENTATION = 0x0112
+_TRANSPOSED = (5, 6, 7, 8)  # orientations that swap width and height
+
+
+def exif_orientation(im: Image.Image) -> int:
+    """The EXIF orientation tag (1..8) of an opened image; 1 when absent or invalid."""
+    try:
+        value = int(im.getexif().get(EXIF_ORIENTATION, 1))
+    except Exception:  # unreadable EXIF block: the stored orientation stands
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
+def decode_image(im: Image.Image, path: Path) -> np.ndarray:
+    """An opened image as HxWx3 uint8 RGB by ``IMAGE_DECODING``."""
+    if exif_orientation(im) != 1:
+        im = ImageOps.exif_transpose(im)
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        arr = np.asarray(im)
+        if arr.size and (arr.min() < 0 or arr.max() > 65535):
+            raise BadSampleError(f"{path}: 32-bit integer image with values outside 0..65535; sambench reads "
+                                 f"8- and 16-bit images")
+        arr = (arr.astype(np.uint32) >> 8).astype(np.uint8)
+        return np.repeat(arr[..., None], 3, axis=2)
+    if im.mode == "F":
+        raise BadSampleError(f"{path}: floating-point image (mode F); sambench reads 8- and 16-bit images")
+    return np.asarray(im.convert("RGB"))
+
+
 def read_image(path: Path) -> np.ndarray:
-    """Read an image file as HxWx3 uint8 RGB (grey, palette, RGBA and 16-bit inputs converted)."""
+    """Read an image file as HxWx3 uint8 RGB, by the rule ``IMAGE_DECODING`` (EXIF orientation applied).
+
+    Raises:
+      BadSampleError: a floating-point or out-of-range 32-bit image (one line naming the file);
+        other unreadable files raise PIL's own errors (``Sample.image`` turns them into BadSampleError).
+    """
     with Image.open(path) as im:
-        if im.mode in ("I;16", "I;16B", "I", "F"):
-            arr = np.asarray(im, dtype=np.float64)
-            hi = arr.max() or 1.0
-            arr = (arr / hi * 255).astype(np.uint8)
-            return np.repeat(arr[..., None], 3, axis=2)
-        return np.asarray(im.convert("RGB"))
+        return decode_image(im, path)
 
 
 def read_label_map(path: Path) -> np.ndarray:
@@ -121,13 +157,57 @@ def read_label_map(path: Path) -> np.ndarray:
 
 
 def image_size(path: Path) -> tuple:
-    """(height, width) of an image file without decoding its pixels."""
+    """(height, width) of an image file as displayed (EXIF orientation applied), without decoding its pixels."""
     try:
         with Image.open(path) as im:
             w, h = im.size
+            if exif_orientation(im) in _TRANSPOSED:
+                w, h = h, w
     except Exception as exc:
         raise BadSampleError(f"{path}: unreadable image ({exc})") from exc
     return h, w
+
+
+def check_image_size(path: Path, height: int, width: int, source: object) -> None:
+    """BadSampleError (one line) unless the image as displayed is ``width`` x ``height`` as ``source`` says."""
+    h, w = image_size(path)
+    if (h, w) != (height, width):
+        try:
+            with Image.open(path) as im:
+                o = exif_orientation(im)
+        except Exception:
+            o = 1
+        note = f" after applying its EXIF orientation {o}" if o != 1 else ""
+        raise BadSampleError(f"{path}: image is {w}x{h}{note}, {source} says {width}x{height}")
+
+
+class DataWarning(UserWarning):
+    """Input that was read by a documented rule but looks unusual (e.g. a lossy mask file)."""
+
+
+def data_warning(message: str) -> None:
+    """Issue a DataWarning: one line on stderr (``sambench: DataWarning: ...``), catchable as a warning."""
+    warnings.warn_explicit(message, DataWarning, filename="sambench", lineno=0)
+
+
+def warn_once(owner: object, key: str, message: str) -> None:
+    """``data_warning(message)`` once per (owner, key) (e.g. once per dataset adapter)."""
+    seen = owner.__dict__.setdefault("_warned", set())
+    if key not in seen:
+        seen.add(key)
+        data_warning(message)
+
+
+def check_mask_values(owner: object, path: Path, label: np.ndarray, expected: Iterable[int], rule: str) -> None:
+    """Warn once per adapter when a mask file holds values outside ``expected`` (lossy or anti-aliased
+    masks); ``rule`` says how every value is read anyway."""
+    values = np.unique(label)
+    extra = sorted(set(int(v) for v in values) - set(int(e) for e in expected))
+    if extra:
+        shown = ", ".join(map(str, extra[:6])) + (", ..." if len(extra) > 6 else "")
+        warn_once(owner, "mask_values", f"{path}: mask values {{{shown}}} outside the expected "
+                                        f"{sorted(set(expected))} (a lossy or anti-aliased mask file?); read by the "
+                                        f"dataset's rule: {rule} (warned once per dataset)")
 
 
 def image_loader(path: Path):
@@ -188,7 +268,8 @@ class RLEList(Sequence):
 
 
 def drop_empty(instances: Sequence[Instance]) -> tuple:
-    """Split instances into (kept, ids of zero-area ones); adapters record the ids in ``extra["zero_area"]``."""
+    """Split instances into (kept, ids of zero-area ones); adapters record the ids in ``extra["zero_area"]``
+    (``Sample.skipped_annotations`` lists them as skipped with the reason "zero-area mask")."""
     kept, dropped = [], []
     for inst in instances:
         if inst.area > 0:

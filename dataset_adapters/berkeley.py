@@ -2,7 +2,10 @@
 
 Layout under ``--root``: ``images/<id>.jpg`` and ``masks/<id>.png``; a mask id with a suffix
 ``a``/``b`` (e.g. ``124084a``) is a second object of the same photo ``124084.jpg``. Masks are
-binary (any nonzero value is the object).
+read by the rule of RITM's reader (the one the interactive benchmarks use for GrabCut and
+Berkeley alike): value > 128 is the object, anything else background (Berkeley has no ignore
+band). Values other than 0/255 (some released masks hold a few anti-aliased values) are read by
+the same rule, with a warning once per dataset.
 """
 
 from __future__ import annotations
@@ -11,8 +14,8 @@ from typing import List
 
 from sambench.data import BadSampleError, Sample
 
-from .base import DATASETS, DatasetAdapter, read_label_map, require, sample_from_masks
-from .grabcut import files_by_stem
+from .base import DATASETS, DatasetAdapter, check_mask_values, read_label_map, require, sample_from_masks
+from .grabcut import OBJECT_ABOVE, files_by_stem
 
 
 @DATASETS.register("berkeley")
@@ -45,4 +48,5 @@ class Berkeley(DatasetAdapter):
         label = read_label_map(self._masks[image_id])
         if label.ndim == 3:
             label = label[..., 0]
-        return sample_from_masks(image_id, self._images[photo], {image_id: label > 127})
+        check_mask_values(self, self._masks[image_id], label, (0, 255), "> 128 object, otherwise background")
+        return sample_from_masks(image_id, self._images[photo], {image_id: label > OBJECT_ABOVE})

@@ -9,7 +9,8 @@ Layout under ``--root`` (``BSR/``, ``BSR/BSDS500``, ``BSR/BSDS500/data`` are all
     images/{train,val,test}/<id>.jpg            481x321 or 321x481
     groundTruth/{train,val,test}/<id>.mat       MATLAB v5: groundTruth = 1xK cell (K = 4..9 annotators),
                                                 each a struct with Segmentation (uint16 labels from 1)
-                                                and Boundaries (uint8 0/1)
+                                                and Boundaries (uint8 0/1); Boundaries alone is
+                                                accepted (all the official benchmark reads)
 
 Split: ``test`` by default (the paper evaluates edge detection on the 200 test images).
 Instances: every segment of every annotator, id ``a<k>_s<label>`` (annotators counted from 0),
@@ -33,7 +34,12 @@ from .base import DATASETS, DatasetAdapter, RLEList, drop_empty, encode_label_ma
 
 
 def read_bsds_mat(path: Path) -> List[dict]:
-    """Read one BSDS ground-truth file as a list (one per annotator) of {"segmentation", "boundaries"}."""
+    """Read one BSDS ground-truth file as a list (one per annotator) of {"segmentation", "boundaries"}.
+
+    ``Boundaries`` is required (the official benchmark reads only ``groundTruth{i}.Boundaries``);
+    ``Segmentation`` is optional (home-made ground truth often has none): ``"segmentation"`` is then
+    None and that annotator contributes boundaries but no segments.
+    """
     from scipy.io import loadmat
 
     try:
@@ -41,9 +47,15 @@ def read_bsds_mat(path: Path) -> List[dict]:
         out = []
         for k in range(cells.size):
             entry = cells.flat[k]
-            seg = np.asarray(entry["Segmentation"][0, 0])
+            names = entry.dtype.names or ()
+            if "Boundaries" not in names:
+                raise BadSampleError(f"{path}: annotator {k} has no Boundaries field (fields: {', '.join(names) or 'none'}); "
+                                     f"the benchmark reads groundTruth{{i}}.Boundaries")
             bnd = np.asarray(entry["Boundaries"][0, 0]).astype(bool)
+            seg = np.asarray(entry["Segmentation"][0, 0]) if "Segmentation" in names else None
             out.append({"segmentation": seg, "boundaries": bnd})
+    except BadSampleError:
+        raise
     except Exception as exc:
         raise BadSampleError(f"{path}: unreadable BSDS ground truth ({type(exc).__name__}: {exc})") from exc
     if not out:
@@ -96,15 +108,19 @@ class BSDS500(DatasetAdapter):
         boundaries = []
         for k, ann in enumerate(annotators):
             seg, bnd = ann["segmentation"], ann["boundaries"]
-            if seg.shape != (h, w) or bnd.shape != (h, w):
-                raise BadSampleError(f"{mat}: annotator {k} maps are {seg.shape[1]}x{seg.shape[0]}, image is {w}x{h}")
+            for what, arr in (("Boundaries", bnd), ("Segmentation", seg)):
+                if arr is not None and arr.shape != (h, w):
+                    raise BadSampleError(f"{mat}: annotator {k} {what} has shape {tuple(arr.shape)}, the image "
+                                         f"is {h}x{w} (rows x columns)")
+            boundaries.append(mask_utils.encode(bnd))
+            if seg is None:
+                continue
             labels = np.flatnonzero(np.bincount(seg.ravel().astype(np.int64)))
             labels = labels[labels != 0]
             labels = [int(v) for v in labels]
             rles = encode_label_map(seg, labels)
             for v, rle in zip(labels, rles):
                 instances.append(Instance(id=f"a{k}_s{v}", rle=rle, extra={"annotator": k, "segment": v}))
-            boundaries.append(mask_utils.encode(bnd))
         kept, dropped = drop_empty(instances)
         extra = {"boundaries": RLEList(boundaries), "n_annotators": len(annotators)}
         if dropped:

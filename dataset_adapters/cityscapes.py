@@ -24,8 +24,10 @@ cityscapesScripts panoptic conversion and evaluation):
   conversion marks it;
 - void: label ids 0-6 (unlabeled, ego vehicle, rectification border, out of roi, static, dynamic,
   ground) and every class with ``ignoreInEval`` (parking, rail track, guard rail, bridge, tunnel,
-  polegroup, caravan, trailer, license plate): no mask; their pixels form ``Sample.ignore`` and are
-  excluded from IoU, as the panoptic quality evaluation excludes void pixels.
+  polegroup, caravan, trailer, license plate): no mask; their pixels form ``Sample.void``. By
+  default they count as ordinary background (plain per-mask IoU, as the SAM paper states); the
+  point task's ``--ignore-void`` excludes them from IoU and clicks, as the panoptic quality
+  evaluation excludes void pixels (recorded in the run config).
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ def panoptic_instances(ids: np.ndarray) -> tuple:
 
 @DATASETS.register("cityscapes")
 class Cityscapes(DatasetAdapter):
-    """Cityscapes gtFine val, panoptic (thing instances + stuff segments, void ignored)"""
+    """Cityscapes gtFine val, panoptic (thing instances + stuff segments; void pixels in Sample.void)"""
 
     name = "cityscapes"
     title = "Cityscapes"
@@ -124,5 +126,5 @@ class Cityscapes(DatasetAdapter):
         instances, void = panoptic_instances(ids.astype(np.int32))
         kept, dropped = drop_empty(instances)
         return Sample(image_id=image_id, height=h, width=w, instances=kept, loader=image_loader(path),
-                      image_path=path, ignore=mask_utils.encode(void) if void.any() else None,
+                      image_path=path, void=mask_utils.encode(void) if void.any() else None,
                       extra={"zero_area": dropped} if dropped else {})

@@ -21,8 +21,9 @@ painting is one mask** (all pixels of that VOC label, however many pieces or obj
 of 1,179 masks to 718 images matches one mask per class present (mostly "person", sometimes a
 second class), while connected components would give many more, small masks. ``mask_mode =
 "component"`` (set on a subclass or the instance) makes each 8-connected component of each class
-one mask instead. In both modes value 255 (void) becomes the sample's ignore region, excluded from
-IoU and from clicks; background (0) is never a mask. Instance ids are the VOC class id (``"15"``)
+one mask instead. In both modes value 255 (void) becomes the sample's void region (``Sample.void``): ordinary
+background by default (plain per-mask IoU, as the SAM paper states), excluded from IoU and clicks
+with the point task's ``--ignore-void``; background (0) is never a mask. Instance ids are the VOC class id (``"15"``)
 or ``"<class>_<k>"`` in component mode; ``extra['category']`` names the class. Image ids are
 ``<movement>/<name>``. Default split "Test" (every labeled image under ``test/``).
 """
@@ -116,4 +117,4 @@ class DRAM(DatasetAdapter):
                                           extra={"category": VOC_CLASSES[c]}))
         void = label == VOID
         return Sample(image_id=image_id, height=h, width=w, instances=instances, loader=image_loader(path),
-                      ignore=mask_utils.encode(void) if void.any() else None, image_path=path)
+                      void=mask_utils.encode(void) if void.any() else None, image_path=path)

@@ -3,6 +3,11 @@
 Layout under ``--root``: ``data_GT/<id>.{jpg,JPG,bmp,...}`` images and ``boundary_GT/<id>.{bmp,png}``
 masks with 0 = background, 255 = object, 128 = the unknown band around the boundary, which
 interactive benchmarks (and sambench) treat as ignore: excluded from IoU and from clicks.
+
+Mask values are read by the dataset's published rule (RITM's GrabCut reader): value > 128 is the
+object, == 128 the ignore band, anything below background. A mask file with values outside
+{0, 128, 255} (a lossy JPEG copy, an anti-aliased export) is read by the same rule, with a warning
+once per dataset.
 """
 
 from __future__ import annotations
@@ -12,9 +17,12 @@ from typing import Dict, List
 
 from sambench.data import BadSampleError, Sample
 
-from .base import DATASETS, DatasetAdapter, read_label_map, require, sample_from_masks
+from .base import DATASETS, DatasetAdapter, check_mask_values, read_label_map, require, sample_from_masks
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
+OBJECT_ABOVE, IGNORE_VALUE = 128, 128
+MASK_VALUES = (0, 128, 255)
+MASK_RULE = "> 128 object, == 128 ignore, below background"
 
 
 def files_by_stem(folder: Path) -> Dict[str, Path]:
@@ -52,4 +60,6 @@ class GrabCut(DatasetAdapter):
         label = read_label_map(self._masks[image_id])
         if label.ndim == 3:
             label = label[..., 0]
-        return sample_from_masks(image_id, self._images[image_id], {image_id: label == 255}, ignore=label == 128)
+        check_mask_values(self, self._masks[image_id], label, MASK_VALUES, MASK_RULE)
+        return sample_from_masks(image_id, self._images[image_id], {image_id: label > OBJECT_ABOVE},
+                                 ignore=label == IGNORE_VALUE)

@@ -18,22 +18,21 @@ from its ``coco_url`` (``.../<train2017|val2017>/<file>``, the way detectron2 re
 back to ``file_name``. Polygons are rasterised with pycocotools. ``Instance.extra`` keeps the
 category ``name``, ``synset`` and ``frequency`` (``r``/``c``/``f``); ``Sample.extra`` keeps the
 image's ``not_exhaustive_category_ids`` and ``neg_category_ids`` (needed by LVIS-style AP).
-LVIS has no crowd regions. An annotation whose polygons cover no pixel is skipped and its id
-recorded in ``Sample.extra["zero_area"]``. The json is parsed on first use, so building the
-adapter (and reopening an Arrow cache) stays cheap.
+LVIS has no crowd regions. Annotations are read by the rules of ``sambench.annotations`` (as the
+``coco`` adapter: unique keys, defective annotations skipped and listed in
+``Sample.extra["skipped_annotations"]``, image size checked against the json). The json is parsed
+on first use, so building the adapter (and reopening an Arrow cache) stays cheap.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List
 
-from sambench import masks as mask_utils
-from sambench.data import BadSampleError, Instance, Sample
+from sambench.data import BadSampleError, Sample
 
-from .base import DATASETS, DatasetAdapter, DatasetLayoutError, drop_empty, image_loader
-from .coco import load_coco_json
+from .base import DATASETS, DatasetAdapter, DatasetLayoutError
+from .coco import coco_sample, index_coco_file, warn_file_issues
 
 IMAGE_DIRS = ("val2017", "train2017")
 
@@ -77,18 +76,16 @@ class LVIS(DatasetAdapter):
             raise DatasetLayoutError(f"{ann}: annotation file not found; {self.name} expects under --root {self.layout}")
         if not any((self.root / d).is_dir() for d in IMAGE_DIRS):
             raise self.missing(self.root / "val2017", "val2017/ (COCO 2017 images)")
-        self._data: Optional[dict] = None
+        self._index = None
 
-    def _load(self) -> dict:
-        if self._data is None:
-            data = load_coco_json(self.annotation_file())
-            images = {str(im["id"]): im for im in data["images"]}
-            anns: Dict[str, List[dict]] = defaultdict(list)
-            for a in data["annotations"]:
-                anns[str(a["image_id"])].append(a)
-            self._data = {"images": images, "anns": anns,
-                          "categories": {c["id"]: c for c in data.get("categories", [])}}
-        return self._data
+    def _load(self):
+        if self._index is None:
+            self._index = index_coco_file(self.annotation_file())
+            warn_file_issues(self._index)
+        return self._index
+
+    def describe(self) -> Dict[str, object]:
+        return dict(super().describe(), **self._load().describe())
 
     def source_files(self) -> Iterator[Path]:
         """Image files of the COCO folders (for the Arrow cache's signature; the json is hashed)."""
@@ -97,7 +94,7 @@ class LVIS(DatasetAdapter):
                 yield from sorted((self.root / d).iterdir())
 
     def image_ids(self) -> List[str]:
-        return sorted(self._load()["images"], key=lambda s: (len(s), s))
+        return sorted(self._load().images, key=lambda s: (len(s), s))
 
     def image_file(self, im: dict) -> Path:
         url = im.get("coco_url") or ""
@@ -115,27 +112,18 @@ class LVIS(DatasetAdapter):
         raise BadSampleError(f"{candidates[0] if candidates else self.root}: image file missing (image {im.get('id')})")
 
     def load_sample(self, image_id: str) -> Sample:
-        data = self._load()
-        im = data["images"][image_id]
-        h, w = int(im["height"]), int(im["width"])
-        path = self.image_file(im)
-        instances = []
-        for a in data["anns"].get(image_id, []):
-            try:
-                rle = mask_utils.from_segmentation(a["segmentation"], h, w)
-            except Exception as exc:
-                raise BadSampleError(f"{self.annotation_file()}: annotation {a.get('id')} has a bad segmentation ({exc})")
-            cat = data["categories"].get(a.get("category_id"), {})
-            extra = {k: cat[k] for k in ("name", "synset", "frequency") if k in cat}
-            instances.append(Instance(id=str(a["id"]), rle=rle, category_id=a.get("category_id"),
-                                      iscrowd=bool(a.get("iscrowd", 0)), extra=extra))
-        kept, dropped = drop_empty(instances)
-        extra = {"not_exhaustive_category_ids": list(im.get("not_exhaustive_category_ids", [])),
-                 "neg_category_ids": list(im.get("neg_category_ids", []))}
-        if dropped:
-            extra["zero_area"] = dropped
-        return Sample(image_id=image_id, height=h, width=w, instances=kept, loader=image_loader(path),
-                      image_path=path, extra=extra)
+        index = self._load()
+        if image_id not in index.images:
+            raise BadSampleError(f"{self.annotation_file()}: no image '{image_id}'")
+        im = index.images[image_id]
+        sample = coco_sample(index, image_id, self.image_file(im), instance_extra=_lvis_extra)
+        sample.extra.update({"not_exhaustive_category_ids": list(im.get("not_exhaustive_category_ids") or []),
+                             "neg_category_ids": list(im.get("neg_category_ids") or [])})
+        return sample
+
+
+def _lvis_extra(ann: dict, cat: dict) -> dict:
+    return {k: cat[k] for k in ("name", "synset", "frequency") if k in cat}
 
 
 @DATASETS.register("lvis_v05")

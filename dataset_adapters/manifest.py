@@ -23,8 +23,14 @@ TARGET_MASKS = 10000
 
 
 def usable_instance_ids(sample) -> List[str]:
-    """Instance ids a prompt task may use: not crowd, nonzero area."""
-    return [inst.id for inst in sample.instances if not inst.iscrowd and inst.area > 0]
+    """Instance ids a prompt task evaluates: every non-crowd instance, and every non-crowd annotation the
+    adapter could not make into a mask (``Sample.skipped_annotations``: defective or zero-area), so a
+    run lists those as skipped masks with their reason instead of leaving them out unseen."""
+    ids = [inst.id for inst in sample.instances if not inst.iscrowd]
+    seen = set(ids)
+    ids += [d["instance_id"] for d in sample.skipped_annotations()
+            if not d.get("iscrowd") and d["instance_id"] not in seen]
+    return ids
 
 
 @dataclass
@@ -36,6 +42,7 @@ class Manifest:
       seed: the sampling seed (None when nothing was subsampled).
       entries: image id -> instance ids, in evaluation order.
       skipped: image id -> reason, for images that could not be read while building.
+      skipped_masks: image id -> number of masks of a skipped image, where the adapter knew it.
     """
 
     dataset: str
@@ -43,6 +50,7 @@ class Manifest:
     entries: Dict[str, List[str]]
     skipped: Dict[str, str] = field(default_factory=dict)
     subsampled: bool = False
+    skipped_masks: Dict[str, int] = field(default_factory=dict)
 
     @property
     def n_images(self) -> int:
@@ -61,7 +69,8 @@ class Manifest:
     def to_json(self) -> dict:
         return {"dataset": self.dataset, "seed": self.seed, "subsampled": self.subsampled,
                 "n_images": self.n_images, "n_masks": self.n_masks, "checksum": self.checksum(),
-                "entries": [[k, v] for k, v in self.entries.items()], "skipped": self.skipped}
+                "entries": [[k, v] for k, v in self.entries.items()], "skipped": self.skipped,
+                "skipped_masks": self.skipped_masks}
 
 
 def build_manifest(adapter: DatasetAdapter, seed: int = 0, max_masks: Optional[int] = MAX_MASKS,
@@ -84,15 +93,18 @@ def build_manifest(adapter: DatasetAdapter, seed: int = 0, max_masks: Optional[i
     count = count or (lambda image_id: usable_instance_ids(adapter.load_sample(image_id)))
     per_image: Dict[str, List[str]] = {}
     skipped: Dict[str, str] = {}
+    skipped_masks: Dict[str, int] = {}
     for image_id in ids:
         try:
             per_image[image_id] = count(image_id)
         except BadSampleError as exc:
             skipped[image_id] = str(exc)
+            if getattr(exc, "n_masks", 0):
+                skipped_masks[image_id] = int(exc.n_masks)
     total = sum(len(v) for v in per_image.values())
     if max_masks is None or total <= max_masks:
         entries = {k: v for k, v in per_image.items() if v or keep_empty}
-        return Manifest(adapter.name, seed, entries, skipped, subsampled=False)
+        return Manifest(adapter.name, seed, entries, skipped, subsampled=False, skipped_masks=skipped_masks)
     order = np.random.default_rng(seed).permutation(len(ids))
     entries: Dict[str, List[str]] = {}
     n = 0
@@ -104,7 +116,7 @@ def build_manifest(adapter: DatasetAdapter, seed: int = 0, max_masks: Optional[i
         n += len(per_image[image_id])
         if n >= target_masks:
             break
-    return Manifest(adapter.name, seed, entries, skipped, subsampled=True)
+    return Manifest(adapter.name, seed, entries, skipped, subsampled=True, skipped_masks=skipped_masks)
 
 
 def save_manifest(manifest: Manifest, path: Union[str, Path]) -> None:
@@ -117,7 +129,8 @@ def load_manifest(path: Union[str, Path]) -> Manifest:
     try:
         data = json.loads(path.read_text())
         m = Manifest(data["dataset"], data.get("seed"), {k: list(v) for k, v in data["entries"]},
-                     dict(data.get("skipped", {})), bool(data.get("subsampled", False)))
+                     dict(data.get("skipped", {})), bool(data.get("subsampled", False)),
+                     {k: int(v) for k, v in (data.get("skipped_masks") or {}).items()})
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise DatasetLayoutError(f"{path}: not a sambench manifest ({exc})") from exc
     if data.get("checksum") and data["checksum"] != m.checksum():

@@ -18,7 +18,8 @@ instance, id = its index in the file's region list (``regions`` given as a dict 
 are read in key order); its polygon is closed and rasterised with pycocotools. ``extra`` keeps the
 region attributes (species, identity). The image size comes from the image header (VIA stores no
 size). A region with fewer than 3 points, or covering no pixel, is skipped and counted in
-``Sample.extra["zero_area"]``; a region that is not a polygon/polyline makes a BadSample.
+``Sample.extra["zero_area"]``; a region that is not a polygon/polyline, or whose coordinates are
+malformed or far outside the image, is skipped and listed in ``Sample.extra["skipped_annotations"]``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from sambench import masks as mask_utils
 from sambench.data import BadSampleError, Instance, Sample
 
 from .base import DATASETS, DatasetAdapter, DatasetLayoutError, image_loader, image_size
+from ._polygons import polygon_rle
 
 HALVES = ("ABOVE", "BELOW")
 
@@ -100,23 +102,30 @@ class NDD20(DatasetAdapter):
         if not path.is_file():
             raise BadSampleError(f"{path}: image file missing")
         h, w = image_size(path)
-        instances, dropped = [], []
+        instances, dropped, skipped = [], [], []
         for k, region in enumerate(via_regions(entry)):
             shape = region.get("shape_attributes") or {}
             if shape.get("name") not in ("polygon", "polyline"):
-                raise BadSampleError(f"{path.name}: region {k} is a '{shape.get('name')}', expected a polygon")
+                skipped.append({"instance_id": str(k), "reason": f"region is a '{shape.get('name')}', expected a polygon"})
+                continue
             xs, ys = shape.get("all_points_x") or [], shape.get("all_points_y") or []
             if len(xs) != len(ys):
-                raise BadSampleError(f"{path.name}: region {k} has {len(xs)} x and {len(ys)} y coordinates")
+                skipped.append({"instance_id": str(k), "reason": f"{len(xs)} x and {len(ys)} y coordinates"})
+                continue
             if len(xs) < 3:
                 dropped.append(str(k))
                 continue
-            poly = [float(v) for xy in zip(xs, ys) for v in xy]
-            rle = mask_utils.from_polygons([poly], h, w)
+            try:
+                poly = [v for xy in zip(xs, ys) for v in xy]
+                rle = polygon_rle([poly], h, w)
+            except (ValueError, TypeError) as exc:
+                skipped.append({"instance_id": str(k), "reason": str(exc).splitlines()[0]})
+                continue
             if mask_utils.area(rle) == 0:
                 dropped.append(str(k))
                 continue
             attrs = region.get("region_attributes") or {}
             instances.append(Instance(id=str(k), rle=rle, extra={k2: v for k2, v in attrs.items() if v not in ("", None)}))
         return Sample(image_id=image_id, height=h, width=w, instances=instances, loader=image_loader(path),
-                      image_path=path, extra={"zero_area": dropped} if dropped else {})
+                      image_path=path, extra={**({"zero_area": dropped} if dropped else {}),
+                                              **({"skipped_annotations": skipped} if skipped else {})})

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 from sambench import masks as mask_utils
+from sambench.annotations import AnnotationDefect, segmentation_rle
 from sambench.data import BadSampleError, Instance, Sample
 
 from .base import DATASETS, DatasetAdapter, DatasetLayoutError, image_loader, image_size, require
@@ -98,22 +99,22 @@ class OVIS(DatasetAdapter):
         if image_size(path) != (h, w):  # header only; a corrupt frame fails here too
             ih, iw = image_size(path)
             raise BadSampleError(f"{path}: frame is {iw}x{ih}, the video record says {w}x{h}")
-        instances = []
+        instances, skipped = [], []
         for a in anns:
             seg = a["segmentations"][t] if t < len(a.get("segmentations") or []) else None
             if not seg:
                 continue
-            try:
-                rle = mask_utils.from_segmentation(seg, h, w)
-                if list(rle["size"]) != [h, w]:
-                    raise ValueError(f"RLE size {rle['size']} != video size {h}x{w}")
-                mask_utils.area(rle)  # decodes the counts: a corrupt string fails here
-            except Exception as exc:
-                raise BadSampleError(f"{self.annotation_file()}: track {a.get('id')} has a bad segmentation in "
-                                     f"frame '{image_id}' ({exc})") from exc
+            try:  # validated before pycocotools sees it; only this track's mask is skipped
+                rle = segmentation_rle(seg, h, w)
+                if mask_utils.area(rle) == 0:
+                    raise AnnotationDefect("zero-area mask")
+            except AnnotationDefect as exc:
+                skipped.append({"instance_id": str(a.get("id")), "reason": str(exc)})
+                continue
             cat = self.categories.get(a.get("category_id"), {})
             instances.append(Instance(id=str(a.get("id")), rle=rle, category_id=a.get("category_id"),
                                       iscrowd=bool(a.get("iscrowd", 0)),
                                       extra={"category": cat.get("name")} if cat else {}))
         return Sample(image_id=image_id, height=h, width=w, instances=instances, loader=image_loader(path),
-                      image_path=path, extra={"video": video.get("id"), "frame_index": t})
+                      image_path=path, extra={"video": video.get("id"), "frame_index": t,
+                                              **({"skipped_annotations": skipped} if skipped else {})})

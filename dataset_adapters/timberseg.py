@@ -14,7 +14,7 @@ Layout under ``--root`` (the unpacked archive, or one of its two image folders):
 Split: ``prescaled`` by default (``original`` selects the full-resolution copy); the paper reports
 split "N/A" and 220 images / 2,487 masks (all of it). Masks are the json's polygons rasterised at
 the json's image size; ``--ann`` overrides the json. A polygon covering no pixel is skipped and
-counted in ``Sample.extra["zero_area"]``; crowd flags are kept as given.
+listed in ``Sample.extra["skipped_annotations"]`` ("zero-area mask"); crowd flags are kept as given.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from sambench.data import Sample
 
-from .base import DATASETS, DatasetLayoutError, drop_empty
+from .base import DATASETS, DatasetLayoutError
 from .coco import CocoFormat
 
 ANNOTATION_NAMES = ("coco_annotation.json", "coco_annotation_rotated.json")
@@ -70,9 +70,3 @@ class TimberSeg(CocoFormat):
             raise DatasetLayoutError(f"{self.images_dir()}: {self.split}/ not found; {self.name} expects {self.layout}")
         super().check_layout()
 
-    def load_sample(self, image_id: str) -> Sample:
-        sample = super().load_sample(image_id)
-        sample.instances, dropped = drop_empty(sample.instances)
-        if dropped:
-            sample.extra["zero_area"] = dropped
-        return sample

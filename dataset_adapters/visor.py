@@ -115,23 +115,27 @@ class Visor(DatasetAdapter):
         if not path.is_file():
             raise BadSampleError(f"{path}: frame file missing")
         h, w = image_size(path)
-        instances, used = [], set()
+        instances, used, skipped = [], set(), []
         entities = dp.get("annotations")
         if not isinstance(entities, list):
             raise BadSampleError(f"{js}: frame '{frame_name}' has no 'annotations' list")
         for k, entity in enumerate(entities):
-            try:
-                rle = polygon_rle(entity.get("segments") or [], h, w)
-            except Exception as exc:
-                raise BadSampleError(f"{js}: entity {entity.get('id', k) if isinstance(entity, dict) else k} of "
-                                     f"'{frame_name}' has bad polygons ({exc})") from exc
-            if mask_utils.area(rle) == 0:
-                continue
-            inst_id = str(entity.get("id", k))
+            inst_id = str(entity.get("id", k)) if isinstance(entity, dict) else str(k)
             if inst_id in used:
                 inst_id = f"{inst_id}_{k}"
             used.add(inst_id)
+            try:
+                if not isinstance(entity, dict):
+                    raise ValueError("entity is not an object")
+                rle = polygon_rle(entity.get("segments") or [], h, w)
+            except (ValueError, TypeError) as exc:  # only this entity is skipped, with the reason
+                skipped.append({"instance_id": inst_id, "reason": f"bad polygons ({str(exc).splitlines()[0]})"})
+                continue
+            if mask_utils.area(rle) == 0:
+                skipped.append({"instance_id": inst_id, "reason": "zero-area mask"})
+                continue
             instances.append(Instance(id=inst_id, rle=rle, category_id=entity.get("class_id"),
                                       extra={"category": entity.get("name")}))
         return Sample(image_id=image_id, height=h, width=w, instances=instances, loader=image_loader(path),
-                      image_path=path, extra={"subsequence": (dp.get("image") or {}).get("subsequence")})
+                      image_path=path, extra={"subsequence": (dp.get("image") or {}).get("subsequence"),
+                                              **({"skipped_annotations": skipped} if skipped else {})})

@@ -12,7 +12,17 @@ from . import masks as mask_utils
 
 
 class BadSampleError(Exception):
-    """A sample that cannot be used (unreadable image, broken annotation); it is skipped and counted."""
+    """A sample that cannot be used (unreadable image, broken annotation); it is skipped and counted.
+
+    Arguments:
+      message: one line naming the file and what was expected.
+      n_masks: how many ground-truth masks the sample held, when the adapter knows (e.g. a COCO image
+        whose file is unreadable: its annotations), so a run counts them as skipped masks.
+    """
+
+    def __init__(self, message: str = "", n_masks: int = 0):
+        super().__init__(message)
+        self.n_masks = int(n_masks)
 
 
 @dataclass
@@ -54,9 +64,15 @@ class Sample:
       image_id: stable id within the dataset (the same across runs and machines).
       height, width: image size; every RLE has this size.
       instances: ground-truth masks.
-      ignore: RLE of pixels excluded from scoring (e.g. GrabCut's unknown band), or None.
+      ignore: RLE of pixels the dataset's own rule excludes from scoring (GrabCut's unknown band), or None.
+      void: RLE of the dataset's void/unlabelled pixels (Cityscapes, DRAM), or None. Scored as ordinary
+        background by default (plain per-mask IoU, as the paper states); tasks exclude them only when
+        asked (the point task's ``--ignore-void``).
       image_path: the file the image comes from, when there is one.
       loader: returns the HxWx3 uint8 RGB image; called by `image()`.
+      extra: dataset-specific fields. ``extra["skipped_annotations"]``: ``[{"instance_id", "reason"}]``
+        for annotations of this image that could not be made into a mask (see
+        ``skipped_annotations``); ``extra["zero_area"]``: ids of zero-area masks an adapter dropped.
     """
 
     image_id: str
@@ -67,6 +83,7 @@ class Sample:
     ignore: Optional[dict] = None
     image_path: Optional[Path] = None
     extra: dict = field(default_factory=dict)
+    void: Optional[dict] = None
 
     def image(self) -> np.ndarray:
         """Load the image as HxWx3 uint8 RGB; raises BadSampleError if unreadable or of the wrong size."""
@@ -83,8 +100,26 @@ class Sample:
             )
         return img
 
-    def ignore_mask(self) -> Optional[np.ndarray]:
-        return None if self.ignore is None else mask_utils.decode(self.ignore)
+    def ignore_mask(self, include_void: bool = False) -> Optional[np.ndarray]:
+        """HxW bool mask of the pixels excluded from scoring (``ignore``, plus ``void`` when asked), or None."""
+        parts = [r for r in (self.ignore, self.void if include_void else None) if r is not None]
+        if not parts:
+            return None
+        out = mask_utils.decode(parts[0])
+        for r in parts[1:]:
+            out = out | mask_utils.decode(r)
+        return out
+
+    def skipped_annotations(self) -> List[dict]:
+        """``[{"instance_id", "reason"}]``: the annotations of this image that are not instances because
+        they could not be made into a mask (adapter's ``extra["skipped_annotations"]``, and the ids in
+        ``extra["zero_area"]`` as "zero-area mask")."""
+        extra = self.extra or {}
+        out = [dict(s) for s in extra.get("skipped_annotations") or []]
+        listed = {s["instance_id"] for s in out}
+        out += [{"instance_id": str(i), "reason": "zero-area mask"} for i in extra.get("zero_area") or []
+                if str(i) not in listed]
+        return out
 
 
 @dataclass

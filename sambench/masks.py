@@ -65,8 +65,16 @@ def bbox(rle: RLE) -> List[float]:
 
 
 def from_polygons(polygons: Sequence[Sequence[float]], height: int, width: int) -> RLE:
-    """Rasterise COCO polygons (list of flat [x0, y0, x1, y1, ...]) into one RLE."""
-    rles = mask_utils.frPyObjects([list(p) for p in polygons if len(p) >= 6], height, width)
+    """Rasterise COCO polygons (list of flat [x0, y0, x1, y1, ...]) into one RLE with pycocotools.
+
+    Parts with fewer than 3 points cover nothing and are left out (an empty mask when none is left).
+    pycocotools does not check its input: validate untrusted polygons first with
+    ``sambench.annotations.polygon_rle`` (finite coordinates, no vertex far outside the image).
+    """
+    parts = [list(p) for p in polygons if len(p) >= 6]
+    if not parts:
+        return encode(np.zeros((height, width), dtype=bool))
+    rles = mask_utils.frPyObjects(parts, height, width)
     merged = mask_utils.merge(rles)
     merged["counts"] = merged["counts"].decode("ascii")
     return merged

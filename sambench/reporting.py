@@ -38,9 +38,11 @@ def write_table(frame: pd.DataFrame, out_dir: Path, name: str, caption: str = ""
     out_dir.mkdir(parents=True, exist_ok=True)
     frame.to_csv(out_dir / f"{name}.csv", index=False)
     fmt = frame.copy()
-    for c in fmt.columns:
+    for c in fmt.columns:  # a missing or undefined value (None, NaN: e.g. an evaluator's -1) shows as "-"
         if pd.api.types.is_float_dtype(fmt[c]):
-            fmt[c] = fmt[c].map(lambda v: "" if pd.isna(v) else float_format.format(v))
+            fmt[c] = fmt[c].map(lambda v: "-" if pd.isna(v) else float_format.format(v))
+        else:
+            fmt[c] = fmt[c].map(lambda v: "-" if v is None or (isinstance(v, float) and pd.isna(v)) else v)
     header = "| " + " | ".join(str(c) for c in fmt.columns) + " |"
     sep = "|" + "|".join("---" for _ in fmt.columns) + "|"
     lines = [header, sep] + ["| " + " | ".join(str(v) for v in row) + " |" for row in fmt.itertuples(index=False)]

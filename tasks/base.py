@@ -80,14 +80,43 @@ class Task:
         raise NotImplementedError
 
 
-def skipped_entries(done: List[Dict]) -> Dict[str, List[Dict]]:
-    """Per dataset, one entry per skipped image or mask, from the runner's done lines."""
+def skipped_entries(done: List[Dict], config: Optional[Dict] = None) -> Dict[str, List[Dict]]:
+    """Per dataset, one entry per skipped image or mask, from the runner's done lines, and (with the
+    run ``config``) one per annotation of the dataset's file that belongs to no image.
+
+    Each entry: ``{"image_id", "instance_id" (None for a whole image), "reason", "n_masks"}``;
+    ``n_masks`` is the number of masks it stands for (a skipped image: the masks the manifest listed
+    for it, 0 when it could not even be read; a mask: 1).
+    """
     out: Dict[str, List[Dict]] = {}
     for d in done:
         lst = out.setdefault(d["dataset"], [])
         if d.get("status") == "skipped":
             lst.append({"image_id": d["image_id"], "instance_id": None, "reason": d.get("reason", ""),
-                        "n_masks": d.get("n_masks_skipped", 0)})
+                        "n_masks": int(d.get("n_masks_skipped", 0) or 0)})
         for s in d.get("skipped_masks", []) or []:
             lst.append({"image_id": d["image_id"], "instance_id": s["instance_id"], "reason": s["reason"], "n_masks": 1})
+    for entry in (config or {}).get("datasets", []):
+        for a in entry.get("unattached_annotations") or []:  # a crowd region is listed but is no mask
+            out.setdefault(entry["name"], []).append(
+                {"image_id": a.get("image_id"), "instance_id": a.get("instance_id"), "reason": a.get("reason", ""),
+                 "n_masks": 0 if a.get("iscrowd") else 1})
     return out
+
+
+def skip_summary(done: List[Dict], config: Dict, name: str) -> Dict:
+    """The skip fields every task summary carries for dataset ``name``.
+
+    Returns:
+      ``{"n_skipped": masks skipped (one unit everywhere: the masks of skipped images, skipped
+      annotations, and annotations of the file that belong to no image), "n_images_skipped": images
+      skipped (counted apart), "skipped": the entries of ``skipped_entries``}``.
+    """
+    entries = skipped_entries(done, config).get(name, [])
+    n_masks = sum(e["n_masks"] for e in entries)
+    for entry in config.get("datasets", []):  # unattached annotations beyond those listed in the config
+        if entry.get("name") == name:
+            listed = sum(1 for a in entry.get("unattached_annotations") or [] if not a.get("iscrowd"))
+            n_masks += max(0, int(entry.get("n_unattached_masks", entry.get("n_unattached_annotations")) or 0) - listed)
+    return {"n_skipped": int(n_masks), "n_images_skipped": sum(1 for e in entries if e["instance_id"] is None),
+            "skipped": entries}

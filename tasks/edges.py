@@ -173,8 +173,9 @@ class EdgesTask(Task):
     def headline(self, summary: Dict) -> str:
         if summary.get("ods") is None:
             return f"{summary.get('dataset')}: no images scored"
+        r50 = "-" if summary.get("r50") is None else f"{summary['r50']:.3f}"
         return (f"{summary.get('dataset')}: ODS={summary['ods']:.3f} OIS={summary['ois']:.3f} AP={summary['ap']:.3f} "
-                f"R50={summary['r50']:.3f} ({summary['n_images']} images, {summary['n_skipped']} skipped)")
+                f"R50={r50} ({summary['n_images']} images, {summary['n_skipped']} skipped)")
 
     def check_model(self, model: PromptableModel) -> None:
         if has_edge_map(model):
@@ -245,10 +246,11 @@ class EdgesTask(Task):
                     masks_kept.append(float(first["n_masks_after_nms"]))
         out: Dict = {"task": "edges", "dataset": name, "model_label": config["model"].get("label"),
                      "ods": None, "ois": None, "ap": None, "r50": None, "n_images": len(per_image),
-                     "n_skipped": len(skipped.get(name, [])), "skipped": skipped.get(name, [])}
+                     "n_skipped": len(skipped.get(name, [])), "n_images_skipped": len(skipped.get(name, [])),
+                     "skipped": skipped.get(name, [])}  # the edges task's unit is the image
         if per_image:
             res = collect_results(per_image)
-            out.update({"ods": res.ods, "ois": res.ois, "ap": res.ap, "r50": res.r50,
+            out.update({"ods": res.ods, "ois": res.ois, "ap": res.ap, "r50": None if np.isnan(res.r50) else res.r50,
                         "ods_threshold": res.ods_threshold, "ods_recall": res.ods_recall,
                         "ods_precision": res.ods_precision, "ois_recall": res.ois_recall,
                         "ois_precision": res.ois_precision,

@@ -3,16 +3,21 @@
 Detections mode (``--detections FILE``): FILE is a COCO results json (``[{"image_id",
 "category_id", "bbox": [x, y, w, h], "score"}, ...]``, e.g. ViTDet-H's boxes; other fields such as
 a detector's own ``segmentation`` are ignored). Every box of an image prompts the model in one
-batch (``--max-batch`` splits it only to bound memory), one mask per box (multimask off). With
-``--refine``, one refinement pass: the most confident mask's low-res logits are fed back together
-with the same box. Each mask keeps its box's score and category. Masks are RLE-encoded per image
+batch (``--max-batch`` splits it only to bound memory). A lone box is a single prompt, so it is
+decoded with multimask output and the most confident of the model's masks (highest predicted IoU)
+is kept (SAM paper App. D.4 "the most confident predicted mask"; App. A: the single-output token
+serves multiple prompts); ``--box-output single`` takes the single-output mask instead (recorded in
+the config). With ``--refine``, one refinement pass: the kept mask's low-res logits are fed back
+together with the same box and the single output is taken. Each mask keeps its box's score and
+category. Masks are RLE-encoded per image
 (``sambench.masks.encode_batch``) and appended to the records, so nothing of the dataset is held
 in memory while the model runs.
 
 Scoring (``summarize``) reads the ground truth from the dataset's annotation file (the adapter's
 ``annotation_file()``), writes the masks as a COCO results json (``coco_results.json`` in the run
-folder: ``image_id``, ``category_id``, ``segmentation`` (RLE), ``score`` and the detector's
-``bbox``, as detectron2 writes them) and evaluates mask AP with the official evaluator of the
+folder: ``image_id``, ``category_id``, ``segmentation`` (RLE) and ``score``; no ``bbox``: as
+detectron2 drops it for segm, so the evaluators take each detection's area, hence its size
+bucket for APs/APm/APl, from its mask, not from the detector's box) and evaluates mask AP with the official evaluator of the
 annotation format: pycocotools ``COCOeval`` (COCO, maxDets 100; ``stats`` kept) or ``LVISEval``
 (LVIS, 300 detections per image). Only the images the run processed are evaluated.
 
@@ -46,9 +51,10 @@ from sambench.models.base import ImageEmbedding, PromptableModel, PromptBatch, U
 from sambench.published import percent, published_rows
 from sambench.reporting import RunInfo, save_plot, unique_labels, write_table
 
-from .base import TASKS, Task, skipped_entries
+from .base import TASKS, Task, skip_summary
 
 SMALL, LARGE = 32 ** 2, 96 ** 2
+BOX_OUTPUTS = ("multimask", "single")
 OK = "ok"
 REASONS = {1: "malformed entry", 2: "non-finite score", 3: "non-finite box", 4: "empty box (w or h <= 0)"}
 CLIP_TOLERANCE = 1.0  # px a box may stick out of the image before it counts as clipped
@@ -188,7 +194,9 @@ class InstancesTask(Task):
     Arguments:
       detections: a COCO results json of boxes (detections mode).
       gt_boxes: prompt with the ground-truth boxes instead (box-prompted mIoU by object size).
-      refine: one refinement pass feeding the most confident mask's low-res logits back with the box.
+      refine: one refinement pass feeding the kept mask's low-res logits back with the box (single output).
+      box_output: "multimask" (default: the most confident of the multimask outputs, paper App. D.4)
+        or "single" (the single-output mask).
       max_batch: boxes per decoder call; 0 = every box of an image in one call (the protocol).
       run_dir: where ``coco_results.json`` is written at summary time (the run folder).
     """
@@ -202,13 +210,16 @@ class InstancesTask(Task):
 
     def __init__(self, detections: Optional[str] = None, gt_boxes: bool = False, refine: bool = False,
                  max_batch: int = 0, run_dir: Optional[Path] = None, detections_sha256: Optional[str] = None,
-                 detections_name: Optional[str] = None):
+                 detections_name: Optional[str] = None, box_output: str = "multimask"):
         if bool(detections or detections_sha256) == bool(gt_boxes):
             raise ValueError("instances: give exactly one of --detections FILE and --gt-boxes")
         self.detections_path = Path(detections).expanduser().resolve() if detections else None
         self._name = self.detections_path.name if self.detections_path else detections_name
         self.gt_boxes = bool(gt_boxes)
         self.refine = bool(refine)
+        if box_output not in BOX_OUTPUTS:
+            raise ValueError(f"--box-output '{box_output}': expected one of {', '.join(BOX_OUTPUTS)}")
+        self.box_output = box_output
         self.max_batch = int(max_batch)
         if self.max_batch < 0:
             raise ValueError(f"--max-batch {max_batch}: expected 0 (one batch per image) or a positive count")
@@ -229,13 +240,18 @@ class InstancesTask(Task):
         group.add_argument("--gt-boxes", action="store_true",
                            help="prompt with the ground-truth boxes instead: box-prompted mIoU by object size")
         group.add_argument("--refine", action="store_true",
-                           help="one refinement pass: feed the most confident mask's low-res logits back with the box")
+                           help="one refinement pass: feed the kept mask's low-res logits back with the box "
+                                "(single output)")
+        group.add_argument("--box-output", choices=BOX_OUTPUTS, default="multimask",
+                           help="mask of a box prompt: the most confident of the multimask outputs (default, "
+                                "paper App. D.4) or the single-output mask")
         group.add_argument("--max-batch", type=int, default=0,
                            help="boxes per decoder call (0 = all boxes of an image in one call, the default)")
 
     @classmethod
     def from_args(cls, args) -> "InstancesTask":
-        task = cls(args.detections, args.gt_boxes, args.refine, args.max_batch, run_dir=Path(args.out))
+        task = cls(args.detections, args.gt_boxes, args.refine, args.max_batch, run_dir=Path(args.out),
+                   box_output=getattr(args, "box_output", "multimask"))
         if task.detections_path is not None:
             task.detections()  # parse now: a bad file fails before the model is built
         return task
@@ -244,7 +260,8 @@ class InstancesTask(Task):
     def from_protocol(cls, protocol: Dict) -> "InstancesTask":
         det = protocol.get("detections") or {}
         return cls(None, protocol.get("mode") == "gt-boxes", protocol.get("refine", False),
-                   protocol.get("max_batch", 0), detections_sha256=det.get("sha256"), detections_name=det.get("name"))
+                   protocol.get("max_batch", 0), detections_sha256=det.get("sha256"), detections_name=det.get("name"),
+                   box_output=protocol.get("box_output", "single"))  # runs before the option: single output
 
     def detections(self) -> Detections:
         if self._detections is None:
@@ -261,8 +278,13 @@ class InstancesTask(Task):
         if not self.gt_boxes:  # name and content, not the path: the same file elsewhere is the same protocol
             det = {"name": self._name, "sha256": self._sha or self.detections().sha256}
         return {"mode": "gt-boxes" if self.gt_boxes else "detections", "detections": det, "refine": self.refine,
-                "multimask": False, "max_batch": self.max_batch,
-                "refine_rule": "most confident mask's low-res logits + the same box, one pass" if self.refine else None,
+                "box_output": self.box_output, "multimask": self.box_output == "multimask",
+                "box_output_rule": "most confident (highest predicted IoU) of the multimask outputs"
+                if self.box_output == "multimask" else "the single-output mask",
+                "max_batch": self.max_batch,
+                "refine_rule": "the kept mask's low-res logits + the same box, one pass, single output"
+                if self.refine else None,
+                "segm_results_bbox": "none (areas and size buckets from the masks)",
                 "scores": "detector's score and category kept" if not self.gt_boxes else "1.0, ground-truth category",
                 "evaluator": "pycocotools COCOeval segm (maxDets 100) or LVISEval (300 per image), by annotation format"}
 
@@ -272,6 +294,8 @@ class InstancesTask(Task):
             raise UnsupportedPromptError(f"model '{model.name}' takes no box prompts; the instances task needs them")
         if self.refine and not caps.mask_input:
             raise UnsupportedPromptError(f"model '{model.name}' takes no mask input; drop --refine")
+        if self.box_output == "multimask" and not caps.multimask:
+            raise UnsupportedPromptError(f"model '{model.name}' has no multimask output; pass --box-output single")
 
     # -- per image ------------------------------------------------------------------------------
     def _decode(self, model: PromptableModel, embedding: ImageEmbedding, boxes: np.ndarray,
@@ -286,8 +310,9 @@ class InstancesTask(Task):
         for start in range(0, n, step):
             sl = slice(start, start + step)
             tg = None if targets is None else targets[sl]
-            pred = model.decode(embedding, PromptBatch(boxes=boxes[sl], targets=tg), multimask=False)
-            best = pred.iou_predictions.float().argmax(dim=1)
+            pred = model.decode(embedding, PromptBatch(boxes=boxes[sl], targets=tg),
+                                multimask=self.box_output == "multimask")
+            best = pred.iou_predictions.float().argmax(dim=1)  # the most confident output (the only one if single)
             ar = torch.arange(len(best))
             logits, iou = pred.logits[ar, best], pred.iou_predictions[ar, best]
             if self.refine:
@@ -360,7 +385,8 @@ class InstancesTask(Task):
     # -- summary --------------------------------------------------------------------------------
     def headline(self, summary: Dict) -> str:
         m = summary.get("metrics", {})
-        parts = [f"{k}={m[k]:.3f}" for k in ("AP", "AP50", "AP75", "APs", "APm", "APl") if k in m]
+        parts = [f"{k}=" + ("-" if m[k] is None or m[k] < 0 else f"{m[k]:.3f}")  # -1: undefined (no ground truth)
+                 for k in ("AP", "AP50", "AP75", "APs", "APm", "APl") if k in m]
         line = f"{summary.get('dataset')}: mask AP ({summary.get('evaluator')}): " + ", ".join(parts)
         if summary.get("mode") == "gt-boxes":
             line += "\n" + ", ".join(f"{k}={summary[k]:.3f}" for k in ("mIoU", "mIoU_s", "mIoU_m", "mIoU_l")
@@ -377,9 +403,9 @@ class InstancesTask(Task):
     def summarize(self, records: pd.DataFrame, done: List[Dict], config: Dict) -> Dict:
         entry = config["datasets"][0]
         name = entry["name"]
-        gt = coco_eval.GroundTruth(annotation_file_of(entry))
         rec = records[records["dataset"] == name] if len(records) else records
         processed = [d["image_id"] for d in done if d["dataset"] == name and d.get("status") == "ok"]
+        gt = coco_eval.GroundTruth(annotation_file_of(entry), scope=processed)
         img_ids = [gt.image_ids[i] for i in processed if i in gt.image_ids]
         status = rec["status"].astype(str) if len(rec) else pd.Series(dtype=str)
         ok = rec[status == OK] if len(rec) else rec
@@ -393,16 +419,15 @@ class InstancesTask(Task):
         if n_unknown_cat:
             skipped_by_reason["category not in the annotation file"] = n_unknown_cat
 
-        results = []
+        results = []  # no "bbox": the evaluators then take areas (size buckets) from the masks, as detectron2
         for r in ok.itertuples(index=False):
             results.append({"image_id": gt.image_ids[str(r.image_id)], "category_id": int(r.category_id),
-                            "bbox": [float(r.box_x), float(r.box_y), float(r.box_w), float(r.box_h)],
                             "score": float(r.score), "segmentation": coco_eval.rle_from_field(r.rle)})
         results_path = None
         if self.run_dir is not None:
             results_path = self.run_dir / "coco_results.json"
             coco_eval.write_results_json(results_path, results)
-        ev = coco_eval.mask_ap(gt, results, img_ids=img_ids)
+        ev = coco_eval.mask_ap(gt, [dict(r) for r in results], img_ids=img_ids)
 
         summary: Dict = {"task": "instances", "dataset": name, "mode": "gt-boxes" if self.gt_boxes else "detections",
                          "model_label": config["model"].get("label"), "evaluator": ev["evaluator"],
@@ -423,9 +448,7 @@ class InstancesTask(Task):
             summary.update(self._miou_by_size(ok, gt))
         else:
             summary["detections"] = self._detection_counts(rec, skipped_by_reason, gt, set(processed))
-        skipped = skipped_entries(done).get(name, [])
-        summary["n_images_skipped"] = sum(1 for s in skipped if s["instance_id"] is None)
-        summary["skipped"] = skipped
+        summary.update(skip_summary(done, config, name))
         summary["protocol"] = config["protocol"]
         return summary
 

@@ -29,13 +29,14 @@ import pandas as pd
 
 from sambench import masks as mask_utils
 from sambench.data import Instance, Sample
+from sambench.metrics.coco_eval import rle_field
 from sambench.models.base import ImageEmbedding, PromptableModel, PromptBatch, UnsupportedPromptError
 from sambench.prompts import Click, first_point, next_click
 from sambench.published import published_point_deltas
 from sambench.reporting import RunInfo, save_plot, slug, unique_labels, write_table
 from sambench.rng import stable_seed
 
-from .base import TASKS, Task, skipped_entries
+from .base import TASKS, Task, skip_summary
 
 DEFAULT_POINTS = (1, 2, 3, 5, 9)
 NOC_MAX_CLICKS = 20
@@ -88,17 +89,24 @@ class PointTask(Task):
       mask_input: feed the previous round's low-res logits back.
       compute_noc: also simulate up to 20 clicks and report NoC@85/90.
       max_batch: prompt sets per decoder call (memory bound on big images).
+      save_masks: which predicted masks the records keep as RLE (``pred_rle``, ``HxW:counts``):
+        "first" (at 1 click, the default), "reported" (at every reported count) or "none". Not
+        part of the protocol: it changes no number. Rows without a decode (no error left) have none.
+      ignore_void: exclude the dataset's void pixels (``Sample.void``: Cityscapes, DRAM) from IoU and
+        clicks; default False: plain per-mask IoU, as the paper states. A dataset's own ignore rule
+        (GrabCut's 128 band, ``Sample.ignore``) always applies.
       host_scoring: move every output to the host and score with numpy (the reference path).
     """
 
     name = "point"
     subsample = True
     columns = ["instance_id", "area", "n_clicks", "click_x", "click_y", "click_positive", "iou",
-               "iou_oracle", "pred_iou", "no_error"]
+               "iou_oracle", "pred_iou", "no_error", "pred_rle"]
+    SAVE_MASKS = ("first", "reported", "none")  # pred_rle: the chosen mask at 1 click / every reported count
 
     def __init__(self, points: Sequence[int] = DEFAULT_POINTS, first_point_mode: str = "center",
                  mask_input: bool = False, compute_noc: bool = False, max_batch: int = 64,
-                 host_scoring: bool = False):
+                 save_masks: str = "first", ignore_void: bool = False, host_scoring: bool = False):
         points = sorted(set(int(p) for p in points))
         if not points or points[0] < 1:
             raise ValueError(f"points must be positive click counts, got {points}")
@@ -109,6 +117,10 @@ class PointTask(Task):
         self.mask_input = bool(mask_input)
         self.compute_noc = bool(compute_noc)
         self.max_batch = int(max_batch)
+        if save_masks not in self.SAVE_MASKS:
+            raise ValueError(f"--save-masks '{save_masks}': expected one of {', '.join(self.SAVE_MASKS)}")
+        self.mask_counts = {"first": {1}, "reported": set(points), "none": set()}[save_masks]
+        self.ignore_void = bool(ignore_void)
         self.host_scoring = bool(host_scoring)
         self.max_clicks = max(points + ([NOC_MAX_CLICKS] if compute_noc else []))
 
@@ -120,6 +132,12 @@ class PointTask(Task):
         group.add_argument("--mask-input", action="store_true", help="feed the previous low-res logits back (off by default)")
         group.add_argument("--noc", action="store_true", help="also simulate up to 20 clicks and report NoC@85/90")
         group.add_argument("--max-batch", type=int, default=64, help="prompt sets per decoder call")
+        group.add_argument("--save-masks", choices=cls.SAVE_MASKS, default="first",
+                           help="predicted masks kept in the records as RLE, for the HTML gallery: at 1 click "
+                                "(default), at every reported count, or none")
+        group.add_argument("--ignore-void", action="store_true",
+                           help="exclude void pixels (Cityscapes, DRAM) from IoU and clicks; default: plain IoU, "
+                                "as the paper (a dataset's own ignore band, e.g. GrabCut's, always applies)")
 
     @classmethod
     def from_args(cls, args) -> "PointTask":
@@ -127,23 +145,33 @@ class PointTask(Task):
             points = [int(p) for p in str(args.points).split(",") if p.strip()]
         except ValueError:
             raise ValueError(f"--points '{args.points}': expected comma-separated click counts like 1,2,3,5,9")
-        return cls(points, args.first_point, args.mask_input, args.noc, args.max_batch)
+        return cls(points, args.first_point, args.mask_input, args.noc, args.max_batch,
+                   getattr(args, "save_masks", "first"), ignore_void=getattr(args, "ignore_void", False))
 
     @classmethod
     def from_protocol(cls, protocol: Dict) -> "PointTask":
-        return cls(protocol["points"], protocol["first_point"], protocol["mask_input"], bool(protocol.get("noc")))
+        return cls(protocol["points"], protocol["first_point"], protocol["mask_input"], bool(protocol.get("noc")),
+                   ignore_void=bool(protocol.get("ignore_void", False)))
 
     def headline(self, summary: Dict) -> str:
-        parts = [f"{name}: " + ", ".join(f"mIoU@{k}={v:.3f}" for k, v in d["miou"].items())
-                 + f" (oracle@1={d['miou_oracle'].get('1', float('nan')):.3f}, {d['n_masks']} masks, {d['n_skipped']} skipped)"
-                 for name, d in summary["datasets"].items()]
+        parts = []
+        for name, d in summary["datasets"].items():
+            oracle = d["miou_oracle"].get("1")
+            skipped = f"skipped: {d['n_skipped']} masks"
+            if d.get("n_images_skipped"):
+                skipped += f" ({d['n_images_skipped']} images)"
+            parts.append(f"{name}: " + (", ".join(f"mIoU@{k}={v:.3f}" for k, v in d["miou"].items()) or "no mask evaluated")
+                         + f" (oracle@1={'-' if oracle is None else f'{oracle:.3f}'}, {d['n_masks']} masks, {skipped})")
         return "\n".join(parts)
 
     def protocol(self) -> Dict:
         return {"points": self.points, "first_point": self.first_point_mode, "mask_input": self.mask_input,
                 "max_clicks": self.max_clicks, "noc": list(NOC_THRESHOLDS) if self.compute_noc else None,
                 "next_click": "ritm", "default_mask": "multimask-highest-predicted-iou@1,single@>1",
-                "oracle_mask": "multimask-best-gt-iou@1", "iou": "original resolution, ignore excluded"}
+                "oracle_mask": "multimask-best-gt-iou@1", "iou": "original resolution, ignore excluded",
+                "ignore_void": self.ignore_void,
+                "void_pixels": "excluded from IoU and clicks" if self.ignore_void
+                else "scored as background (plain per-mask IoU)"}
 
     def check_model(self, model: PromptableModel) -> None:
         caps = model.capabilities
@@ -214,7 +242,7 @@ class PointTask(Task):
         timer = self.timer
         with timer.stage("metric"):
             gts = [inst.mask() for inst in instances]
-            ignore = sample.ignore_mask()
+            ignore = sample.ignore_mask(include_void=self.ignore_void)
             truth = _DeviceTruth(gts, ignore, model.device)
         n = len(instances)
         with timer.stage("prompts"):
@@ -263,7 +291,8 @@ class PointTask(Task):
                 last_iou[b] = float(ious[j, pick])
                 last_pred_iou[b] = float(pred_ious[j, pick])
                 oracle = float(ious[j].max()) if k == 1 else None
-                rows.append(self._row(instances[b], k, clicks[b][-1], last_iou[b], oracle, last_pred_iou[b], False))
+                rle = mask_utils.encode(current[b]) if k in self.mask_counts else None
+                rows.append(self._row(instances[b], k, clicks[b][-1], last_iou[b], oracle, last_pred_iou[b], False, rle))
         return rows
 
     def _process_on_host(self, model: PromptableModel, sample: Sample, embedding: ImageEmbedding,
@@ -273,7 +302,7 @@ class PointTask(Task):
         import torch
 
         gts = [inst.mask() for inst in instances]
-        ignore = sample.ignore_mask()
+        ignore = sample.ignore_mask(include_void=self.ignore_void)
         n = len(instances)
         clicks: List[List[Click]] = []
         for inst, gt in zip(instances, gts):
@@ -318,20 +347,21 @@ class PointTask(Task):
                 last_iou[b] = float(ious[pick])
                 last_pred_iou[b] = float(pred_ious[j, pick])
                 oracle = float(ious.max()) if k == 1 else None
-                rows.append(self._row(instances[b], k, clicks[b][-1], last_iou[b], oracle, last_pred_iou[b], False))
+                rle = mask_utils.encode(current[b]) if k in self.mask_counts else None
+                rows.append(self._row(instances[b], k, clicks[b][-1], last_iou[b], oracle, last_pred_iou[b], False, rle))
         return rows
 
     @staticmethod
     def _row(inst: Instance, k: int, click: Optional[Click], iou: float, oracle: Optional[float],
-             pred_iou: float, no_error: bool) -> Dict:
+             pred_iou: float, no_error: bool, rle: Optional[dict] = None) -> Dict:
         return {"instance_id": inst.id, "area": inst.area, "n_clicks": k,
                 "click_x": "" if click is None else click.x, "click_y": "" if click is None else click.y,
                 "click_positive": "" if click is None else int(click.positive), "iou": f"{iou:.6f}",
                 "iou_oracle": "" if oracle is None else f"{oracle:.6f}", "pred_iou": f"{pred_iou:.6f}",
-                "no_error": int(no_error)}
+                "no_error": int(no_error),
+                "pred_rle": "" if rle is None else rle_field(rle)}
 
     def summarize(self, records: pd.DataFrame, done: List[Dict], config: Dict) -> Dict:
-        skipped = skipped_entries(done)
         datasets: Dict[str, Dict] = {}
         names = [d["name"] for d in config["datasets"]]
         for name in names:
@@ -343,8 +373,7 @@ class PointTask(Task):
                 "miou_oracle": {"1": float(one["iou_oracle"].mean())} if len(one) else {},
                 "n_masks": int(len(one)),
                 "n_images": int(one["image_id"].nunique()) if len(one) else 0,
-                "n_skipped": int(sum(s["n_masks"] or 1 for s in skipped.get(name, []))),
-                "skipped": skipped.get(name, []),
+                **skip_summary(done, config, name),
             }
             if self.compute_noc and len(rec):
                 traj = rec.sort_values("n_clicks").groupby(["image_id", "instance_id"])["iou"].apply(list)

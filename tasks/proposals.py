@@ -4,7 +4,8 @@ Per image, the automatic mask generator (``sambench.generation.amg``) with the p
 point grid, 3 masks per point, no crops, no predicted-IoU or stability filtering, box NMS 0.9,
 ranked by the mean of predicted IoU and stability score (the authors' guidance, segment-anything
 issue 205), top 1000 kept. ``--variant single``: the single-output model setting, a 128x128 grid,
-one mask per point, NMS 0.95, random ranking (seeded per image). Grid, NMS threshold and the number
+one mask per point, NMS 0.95, random ranking for NMS and for the output (App. D.3: there is no
+predicted IoU to rank by), seeded per image by (seed, dataset, image id) and recorded. Grid, NMS threshold and the number
 kept are options (small grids for tests), all recorded in the protocol.
 
 Scoring uses the official evaluator on the dataset's annotation file: LVISEval made class-agnostic
@@ -40,7 +41,7 @@ from sambench.published import percent, published_rows
 from sambench.reporting import RunInfo, save_plot, unique_labels, write_table
 from sambench.rng import stable_seed
 
-from .base import TASKS, Task, skipped_entries
+from .base import TASKS, Task, skip_summary
 from .instances import annotation_file_of
 
 VARIANTS = ("default", "single")
@@ -124,6 +125,8 @@ class ProposalsTask(Task):
                 "store": self.store, "match_iou_for_storage": MATCH_IOU if self.store == "matched" else None,
                 "ranking": "random (seeded per image)" if self.amg.rank_by == "random"
                 else "mean of predicted IoU and stability score",
+                "nms_ranking": "random (seeded per image)" if self.amg.nms_score == "random"
+                else self.amg.nms_score,
                 "metric": "class-agnostic mask AR@K, IoU 0.50:0.95 (LVISEval / COCOeval)"}
 
     def check_model(self, model: PromptableModel) -> None:
@@ -175,9 +178,9 @@ class ProposalsTask(Task):
         entry = config["datasets"][0]
         name = entry["name"]
         K = self.max_proposals
-        gt = coco_eval.GroundTruth(annotation_file_of(entry))
         rec = records[records["dataset"] == name] if len(records) else records
         processed = [d["image_id"] for d in done if d["dataset"] == name and d.get("status") == "ok"]
+        gt = coco_eval.GroundTruth(annotation_file_of(entry), scope=processed)
         img_ids = sorted({gt.image_ids[i] for i in processed if i in gt.image_ids})
         props = rec[rec["kind"] == "proposal"] if len(rec) else rec
         images = rec[rec["kind"] == "image"] if len(rec) else rec
@@ -216,9 +219,7 @@ class ProposalsTask(Task):
             "n_proposals_stored": len(results),
             "evaluator_log": logs,
         })
-        skipped = skipped_entries(done).get(name, [])
-        summary["n_images_skipped"] = sum(1 for s in skipped if s["instance_id"] is None)
-        summary["skipped"] = skipped
+        summary.update(skip_summary(done, config, name))
         summary["protocol"] = config["protocol"]
         return summary
 

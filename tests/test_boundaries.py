@@ -223,7 +223,8 @@ def test_empty_maps():
     c = B.evaluate_boundary_image(np.zeros((20, 30)), [one], thresholds=3)
     assert np.all(c.cnt_p == 0) and np.all(c.sum_p == 0) and np.all(c.sum_r == 1)
     res = B.collect_results([c])
-    assert res.ods == 0 and res.ap == 0 and res.r50 == 0
+    assert res.ods == 0 and res.ap == 0 and np.isnan(res.r50)  # never 50 % precision: R50 undefined
+    assert res.to_dict()["r50"] is None
 
 
 # --------------------------------------------------------------------------------------------
@@ -336,7 +337,8 @@ def test_ap_and_r50():
     c = _counts([0.25, 0.75], [5, 0], [10, 10], [5, 0], [5, 0])
     res = B.collect_results([c])
     assert res.ap == pytest.approx(sum(min(k * 0.01, 0.5) / 0.5 for k in range(51)) * 0.01)
-    assert res.r50 == pytest.approx(0.5)
+    # R50 as the edge toolbox: recall interpolated over precision between (P 0, R 0) and (P 1, R 0.5)
+    assert res.r50 == pytest.approx(0.25)
     # a curve crossing P = 0.5 between thresholds: R from 0.8 (P 0.4) to 0.4 (P 0.8)
     c = _counts([0.25, 0.75], [8, 4], [10, 10], [4, 4], [10, 5])
     res = B.collect_results([c])

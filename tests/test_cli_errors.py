@@ -71,7 +71,7 @@ def _write_coco_with_bad_samples(root: Path):
     (img_dir / "1.png").write_bytes(b"corrupt image bytes")  # unreadable image: whole sample skipped
     empty = np.zeros((40, 50), bool)
     anns.append({"id": 99, "image_id": 2, "category_id": 1, "segmentation": mask_utils.encode(empty),
-                 "area": 0, "bbox": [0, 0, 0, 0], "iscrowd": 0})  # empty mask: not prompted
+                 "area": 0, "bbox": [0, 0, 0, 0], "iscrowd": 0})  # empty mask: not prompted, a listed skip
     ann = root / "instances.json"
     ann.write_text(json.dumps({"images": images, "annotations": anns, "categories": [{"id": 1, "name": "x"}]}))
     return img_dir, ann
@@ -84,8 +84,10 @@ def test_bad_samples_are_skipped_counted_and_listed(tmp_path):
             "--points", "1", "--out", out, "--no-progress", "--cache-dir", "none")
     d = json.loads((out / "summary.json").read_text())["datasets"]["coco"]
     assert d["n_masks"] == 2 and d["miou"]["1"] == 1.0
-    assert d["n_skipped"] == 1
-    assert any(s["image_id"] == "1" and "unreadable" in s["reason"] for s in d["skipped"])
+    assert d["n_skipped"] == 2 and d["n_images_skipped"] == 1  # masks: image 1's one and the empty one
+    assert any(s["image_id"] == "1" and "unreadable" in s["reason"] and s["n_masks"] == 1 for s in d["skipped"])
+    assert any(s["image_id"] == "2" and s["instance_id"] == "99" and s["reason"] == "zero-area mask"
+               for s in d["skipped"])
 
 
 def test_not_a_coco_json_is_one_line(tmp_path):

@@ -205,7 +205,7 @@ def test_sam_tiny_cli_run_resume_and_rescore(tmp_path, bsds_two):
     assert "ODS=" in proc.stdout
 
     config = json.loads((out / "config.json").read_text())
-    assert config["task"] == "edges" and config["model"]["label"] == "sam-tiny (untrained)"
+    assert config["task"] == "edges" and config["model"]["label"] == "SAM tiny [segment_anything] (untrained)"
     amg = config["protocol"]["recipe"]["amg"]
     assert (amg["points_per_side"], amg["multimask"], amg["box_nms_thresh"], amg["pred_iou_thresh"],
             amg["stability_score_thresh"]) == (4, True, 0.7, 0.0, 0.0)
@@ -227,7 +227,7 @@ def test_sam_tiny_cli_run_resume_and_rescore(tmp_path, bsds_two):
     table = pd.read_csv(out / "tables" / "edges_table3.csv")
     assert (table["source"] == "published (SAM paper Table 3)").sum() == 6
     assert table.loc[table["method"] == "SAM [published]", "ODS"].item() == pytest.approx(0.768)
-    assert table.loc[table["method"] == "sam-tiny (untrained)", "ODS"].item() == pytest.approx(summary["ods"])
+    assert table.loc[table["method"] == "SAM tiny [segment_anything] (untrained)", "ODS"].item() == pytest.approx(summary["ods"])
     assert "[published]" in (out / "tables" / "edges_table3.md").read_text()
     assert (out / "plots" / "edges_pr.png").stat().st_size > 5000
     assert "edges_pr.png" in (out / "report.md").read_text()

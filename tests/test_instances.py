@@ -70,7 +70,7 @@ def test_oracle_with_ground_truth_boxes_gives_ap_one(tmp_path, coco_data):
     for key in ("AP", "AP50", "AP75", "APs", "APm", "APl"):
         assert s[key] == pytest.approx(1.0), key
     results = json.loads((out / "coco_results.json").read_text())
-    assert len(results) == 7 and set(results[0]) == {"image_id", "category_id", "bbox", "score", "segmentation"}
+    assert len(results) == 7 and set(results[0]) == {"image_id", "category_id", "score", "segmentation"}  # no bbox (segm)
     assert all(r["score"] == 0.9 for r in results)
     # pycocotools on the written results file gives exactly the summary's stats
     assert cocoeval_stats(ann, out / "coco_results.json") == s["stats"]

@@ -120,7 +120,8 @@ def test_wheel_installs_only_the_sambench_namespace(installed):
     top = {p.name for p in installed.iterdir()}
     assert top == {"sambench", "sambench-0.1.0.dist-info", "bin"}, top
     for rel in ("tasks/point.py", "datasets/coco.py", "reference_tables/published_results.md", "app/cli.py",
-                "metrics/bsds/matching.py"):
+                "metrics/bsds/matching.py", "app/html/templates/index.html.j2", "app/html/templates/style.css",
+                "metrics/stats.py"):
         assert (installed / "sambench" / rel).is_file(), rel
     assert not (installed / "tasks").exists() and not (installed / "dataset_adapters").exists()
     entry_points = (installed / "sambench-0.1.0.dist-info" / "entry_points.txt").read_text()

@@ -56,7 +56,7 @@ def test_sam_tiny_is_seeded_and_labelled_untrained():
     sa, sb, sc = (m.sam.state_dict() for m in (a, b, c))
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
     assert not all(torch.equal(sa[k], sc[k]) for k in sa)
-    assert a.label() == "sam-tiny (untrained)" and a.fingerprint()["weights"] == "untrained"
+    assert a.label() == "SAM tiny [segment_anything] (untrained)" and a.fingerprint()["weights"] == "untrained"
 
 
 def test_registry_lists_builders_and_unknown_name_lists_known():
@@ -144,7 +144,7 @@ def test_a_finetuned_vit_b_is_accepted_and_its_hash_recorded(tmp_path):
     model = build_model("sam-vit_b", checkpoint=str(path), device="cpu")
     fp = model.fingerprint()
     assert fp["checkpoint_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
-    assert fp["official_release"] is None and fp["weights"] == "trained" and model.label() == "sam-vit_b"
+    assert fp["official_release"] is None and fp["weights"] == "trained" and model.label() == "SAM ViT-B [segment_anything, my_finetune.pth]"
 
 
 def test_download_failure_is_one_line(tmp_path):

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, run_cli
+from sambench.reporting import slug
 
 
 def demo_areas(demo_root: Path):
@@ -51,7 +52,7 @@ def test_sam_tiny_run_writes_every_output(tmp_path, demo_root):
     config = json.loads((out / "config.json").read_text())
     for key in ("task", "model", "datasets", "protocol", "seed", "versions", "device", "command"):
         assert key in config
-    assert config["model"]["weights"] == "untrained" and config["model"]["label"] == "sam-tiny (untrained)"
+    assert config["model"]["weights"] == "untrained" and config["model"]["label"] == "SAM tiny [segment_anything] (untrained)"
     assert config["datasets"][0]["manifest_checksum"] and (out / "manifest-demo.json").is_file()
     assert config["versions"]["torch"] and config["versions"]["segment-anything"]
     records = pd.read_csv(out / "records" / "records-rank0.csv")
@@ -60,8 +61,8 @@ def test_sam_tiny_run_writes_every_output(tmp_path, demo_root):
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["datasets"]["demo"]["miou"]) == {"1", "2", "3"}
     assert summary["mean_miou"]["1"] == pytest.approx(records[records.n_clicks == 1].iou.mean(), abs=1e-9)
-    for f in ("report.md", "tables/point_miou_sam-tiny__untrained.md", "tables/point_miou_sam-tiny__untrained.csv",
-              "tables/point_miou_sam-tiny__untrained.tex", "plots/point_miou_vs_points.png"):
+    table = "tables/point_miou_" + slug(config["model"]["label"])
+    for f in ("report.md", f"{table}.md", f"{table}.csv", f"{table}.tex", "plots/point_miou_vs_points.png"):
         assert (out / f).is_file(), f
     assert "untrained" in (out / "report.md").read_text()
 

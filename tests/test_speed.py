@@ -99,7 +99,7 @@ def test_point_records_identical_with_and_without_the_optimisations(tmp_path, de
     # where the time went: config (settings), timing file (per session), summary (aggregate), last line
     config = json.loads((outs["fast"] / "config.json").read_text())
     speed = config["speed"]
-    assert speed["device"] == "cpu" and speed["dtype"] == "float32" and speed["loader_workers"] == 3
+    assert speed["device"] == "cpu" and speed["dtype"] == "fp32" and speed["loader_workers"] == 3
     assert speed["images_per_batch"] == 1 and speed["decoder_max_batch"] == 64 and "allocator" in speed
     summary = json.loads((outs["fast"] / "summary.json").read_text())
     total = summary["timing"]["total"]

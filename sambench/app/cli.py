@@ -2,7 +2,8 @@
 
     sambench run TASK --model NAME [--checkpoint PATH] --dataset NAME --root DIR [...] --out DIR [--resume]
     sambench demo [--out DIR]
-    sambench report RUN... [--baseline RUN] [--out DIR]
+    sambench report RUN... [--baseline RUN] [--out DIR] [--html]
+    sambench compare RUN_A RUN_B [RUN...] [--baseline RUN] --out DIR [--resamples N] [--html]
     sambench list models|datasets|tasks
     sambench datasets list|verify ...
     sambench edges-eval --pred DIR --root DIR
@@ -45,6 +46,8 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--download", action="store_true", help="fetch the official checkpoint (SHA-256 verified)")
     g.add_argument("--model-arg", action="append", metavar="KEY=VALUE", help="builder option, e.g. keep=0.5 for oracle")
     g.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:1 ...")
+    g.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32",
+                   help="compute precision (autocast; recorded in the run config). CPU: fp32 or bf16")
 
 
 def add_dataset_arguments(p: argparse.ArgumentParser, multiple: bool = True) -> None:
@@ -120,8 +123,30 @@ def maybe_cached(adapter, cache_dir):
 def build_model_from_args(args):
     from sambench.models import build_model
 
-    return build_model(args.model, checkpoint=args.checkpoint, device=args.device, download=args.download,
-                       **_parse_kv(args.model_arg))
+    model = build_model(args.model, checkpoint=args.checkpoint, device=args.device, download=args.download,
+                        dtype=getattr(args, "dtype", "fp32"), **_parse_kv(args.model_arg))
+    if hasattr(args, "clip"):  # text tasks: a detector or CLIP composed around the mask model
+        from sambench.models.text_routes import compose_text_route
+
+        model = compose_text_route(model, args.detector, args.detector_checkpoint, _parse_kv(args.detector_arg),
+                                   args.detections, args.clip, args.clip_checkpoint, _parse_kv(args.clip_arg),
+                                   device=args.device)
+    return model
+
+
+def add_text_route_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("text route (--model composed with a detector or CLIP; see README 'Text-to-mask')")
+    g.add_argument("--detector", help="open-vocabulary detector whose boxes prompt --model: grounding-dino, "
+                                      "mm-grounding-dino, owlv2")
+    g.add_argument("--detector-checkpoint", metavar="DIR", help="the detector's save_pretrained folder")
+    g.add_argument("--detector-arg", action="append", metavar="KEY=VALUE", help="detector option (max_batch=N)")
+    g.add_argument("--detections", metavar="FILE", help="precomputed detections prompting --model: COCO results "
+                                                        "json with a 'phrase' or 'category_id' per box")
+    g.add_argument("--clip", metavar="NAME", help="open_clip model ranking --model's automatic masks "
+                                                  "(e.g. ViT-B-32 with --clip-checkpoint, or local-dir:PATH)")
+    g.add_argument("--clip-checkpoint", metavar="FILE", help="open_clip weights for a built-in --clip name")
+    g.add_argument("--clip-arg", action="append", metavar="KEY=VALUE",
+                   help="CLIP-route option: points_per_side, crop=masked|box, context, threshold, ...")
 
 
 def cmd_run(args) -> int:
@@ -155,8 +180,20 @@ def cmd_report(args) -> int:
     from sambench.app.report import write_report
 
     out = Path(args.out or (Path(args.runs[0]).parent / "report"))
-    path = write_report([Path(r) for r in args.runs], out, baseline=Path(args.baseline) if args.baseline else None)
-    print(f"report: {path}")
+    path = write_report([Path(r) for r in args.runs], out, baseline=Path(args.baseline) if args.baseline else None,
+                        html=getattr(args, "html", False), gallery=getattr(args, "gallery", 4))
+    print(f"report: {path}" + (f"\nhtml report: {out / 'index.html'}" if getattr(args, "html", False) else ""))
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from sambench.app.compare import run_compare
+
+    path = run_compare([Path(r) for r in args.runs], Path(args.out), baseline=Path(args.baseline) if args.baseline else None,
+                       n_resamples=args.resamples, n_permutations=args.permutations, seed=args.seed,
+                       ci_method=args.ci, test=args.test, html=args.html, gallery=args.gallery,
+                       evaluator=args.evaluator)
+    print(f"comparison: {path}" + (f"\nhtml report: {Path(args.out) / 'index.html'}" if args.html else ""))
     return 0
 
 
@@ -165,6 +202,11 @@ def cmd_list(args) -> int:
     from sambench.tasks import TASKS
     from sambench.models import MODELS
 
+    if args.kind == "models":  # a table: family, size, source, weights, capabilities
+        from sambench.models.catalog import format_model_table, model_rows
+
+        print(format_model_table(model_rows()))
+        return 0
     registry = {"models": MODELS, "datasets": DATASETS, "tasks": TASKS}[args.kind]
     desc = registry.describe()
     width = max(len(n) for n in desc) if desc else 0
@@ -210,6 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
         add_dataset_arguments(tp, multiple=getattr(task_cls, "multi_dataset", True))
         add_run_arguments(tp)
         task_cls.add_arguments(tp.add_argument_group(f"{name} protocol"))
+        if getattr(task_cls, "text_prompts", False):
+            add_text_route_arguments(tp)
         tp.set_defaults(func=cmd_run)
 
     p_demo = sub.add_parser("demo", help="run the point task on the generated demo dataset with the classical baseline "
@@ -222,7 +266,27 @@ def build_parser() -> argparse.ArgumentParser:
     p_rep.add_argument("runs", nargs="+", help="run folders")
     p_rep.add_argument("--baseline", help="a run folder to compare the others against")
     p_rep.add_argument("--out", help="report folder (default: RUN/../report)")
+    p_rep.add_argument("--html", action="store_true", help="also write an HTML report (OUT/index.html, opens from disk)")
+    p_rep.add_argument("--gallery", type=int, default=4, help="HTML gallery: worst and best N per dataset (default 4)")
     p_rep.set_defaults(func=cmd_report)
+
+    p_cmp = sub.add_parser("compare", help="paired deltas between runs with bootstrap intervals over images, paired "
+                                           "tests and Holm correction; tables, plots, optional HTML")
+    p_cmp.add_argument("runs", nargs="+", metavar="RUN", help="run folders of one task, protocol and manifests")
+    p_cmp.add_argument("--baseline", help="the run every other run is compared with (default: the first RUN)")
+    p_cmp.add_argument("--out", required=True, help="output folder")
+    p_cmp.add_argument("--resamples", type=int, help="bootstrap resamples (default 2000; 200 for instances/proposals)")
+    p_cmp.add_argument("--permutations", type=int, help="swap patterns of the paired permutation test (default: --resamples)")
+    p_cmp.add_argument("--seed", type=int, default=0, help="seed of resampling and permutations (default 0)")
+    p_cmp.add_argument("--ci", default="percentile", choices=["percentile", "BCa", "basic"], help="bootstrap interval method")
+    p_cmp.add_argument("--test", default="permutation", choices=["permutation", "wilcoxon"],
+                       help="paired test: A/B swapped per image (default) or Wilcoxon on per-image mean deltas")
+    p_cmp.add_argument("--evaluator", default="faster-coco-eval", choices=["faster-coco-eval", "pycocotools"],
+                       help="instances/proposals on COCO-format files: whose per-image results are resampled "
+                            "(both reproduce the run's pycocotools numbers; LVIS files always use LVISEval)")
+    p_cmp.add_argument("--html", action="store_true", help="also write an HTML report (OUT/index.html, opens from disk)")
+    p_cmp.add_argument("--gallery", type=int, default=4, help="HTML gallery: worst and best N per dataset (default 4)")
+    p_cmp.set_defaults(func=cmd_compare)
 
     p_ds = sub.add_parser("datasets", help="list datasets (paper counts, found locally?) or verify one against the paper")
     p_ds.add_argument("action", choices=["list", "verify"])
@@ -251,10 +315,11 @@ def user_errors() -> Tuple[type, ...]:
     from sambench.datasets.base import DatasetLayoutError
     from sambench.models.base import UnsupportedPromptError
     from sambench.models.sam import CheckpointError
+    from sambench.models.extras import MissingExtraError
     from sambench.app.store import RunFolderError
 
     return (DatasetLayoutError, CheckpointError, UnknownNameError, RunFolderError, UnsupportedPromptError,
-            FileNotFoundError, ValueError)
+            MissingExtraError, FileNotFoundError, ValueError)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

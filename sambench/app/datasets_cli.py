@@ -149,11 +149,12 @@ def verify_dataset(name: str, root: Optional[PathLike] = None, ann: Optional[Pat
       max_listed: at most this many broken samples / zero-area masks are listed (all are counted).
     Returns:
       a dict: dataset facts, n_images, n_ok, n_bad, bad (image_id, reason), n_masks (usable:
-      non-crowd, nonzero area), n_crowd, n_zero_area, zero_area (image_id, instance_id),
+      non-crowd, nonzero area), n_crowd, n_zero_area, zero_area (image_id, instance_id), n_defective,
+      defective (image_id, instance_id, reason: annotations the adapter could not make into a mask),
       paper_images, paper_masks, manifest (checksum, seed, n_images, n_masks, subsampled), seconds.
     """
     from sambench.datasets import build_dataset
-    from sambench.datasets.manifest import MAX_MASKS, TARGET_MASKS, build_manifest
+    from sambench.datasets.manifest import MAX_MASKS, TARGET_MASKS, build_manifest, usable_instance_ids
     from sambench.data import BadSampleError
 
     t0 = time.time()
@@ -161,6 +162,8 @@ def verify_dataset(name: str, root: Optional[PathLike] = None, ann: Optional[Pat
     usable: Dict[str, List[str]] = {}
     bad: Dict[str, str] = {}
     zero: List[tuple] = []
+    defects: List[dict] = []
+    in_manifest: Dict[str, List[str]] = {}
     n_crowd = 0
     ids = adapter.image_ids()
     for image_id in ids:
@@ -179,13 +182,18 @@ def verify_dataset(name: str, root: Optional[PathLike] = None, ann: Optional[Pat
                 n_crowd += 1
             else:
                 keep.append(inst.id)
-        zero.extend((image_id, str(i)) for i in (s.extra or {}).get("zero_area", []))
+        for d in s.skipped_annotations():  # listed by the adapter with the reason
+            if d["reason"] == "zero-area mask":
+                zero.append((image_id, d["instance_id"]))
+            else:
+                defects.append({"image_id": image_id, "instance_id": d["instance_id"], "reason": d["reason"]})
         usable[image_id] = keep
+        in_manifest[image_id] = usable_instance_ids(s)  # what a run's manifest holds (skips listed there)
 
     def count(image_id: str) -> List[str]:
         if image_id in bad:
             raise BadSampleError(bad[image_id])
-        return usable[image_id]
+        return in_manifest[image_id]
 
     manifest = build_manifest(adapter, seed=seed, max_masks=max_masks or MAX_MASKS,
                               target_masks=target_masks or TARGET_MASKS, count=count)
@@ -198,6 +206,7 @@ def verify_dataset(name: str, root: Optional[PathLike] = None, ann: Optional[Pat
         "n_masks": sum(len(v) for v in usable.values()), "n_crowd": n_crowd,
         "n_zero_area": len(zero),
         "zero_area": [{"image_id": i, "instance_id": m} for i, m in zero[:max_listed]],
+        "n_defective": len(defects), "defective": defects[:max_listed],
         "paper_images": getattr(cls, "paper_images", None), "paper_masks": getattr(cls, "paper_masks", None),
         "paper_split": getattr(cls, "paper_split", None),
         "manifest": {"checksum": manifest.checksum(), "seed": manifest.seed, "n_images": manifest.n_images,
@@ -227,6 +236,11 @@ def format_verify_report(d: dict) -> str:
         lines.append(f"  {z['image_id']}: mask {z['instance_id']}")
     if d["n_zero_area"] > len(d["zero_area"]):
         lines.append(f"  ... and {d['n_zero_area'] - len(d['zero_area']):,} more")
+    lines.append(f"defective annotations skipped: {d.get('n_defective', 0):,}")
+    for z in d.get("defective", []):
+        lines.append(f"  {z['image_id']}: annotation {z['instance_id']}: {z['reason']}")
+    if d.get("n_defective", 0) > len(d.get("defective", [])):
+        lines.append(f"  ... and {d['n_defective'] - len(d['defective']):,} more")
     lines.append(f"broken samples skipped: {d['n_bad']:,}")
     for b in d["bad"]:
         lines.append(f"  {b['image_id']}: {b['reason']}")

@@ -2,7 +2,9 @@
 
 Runs the paper's point protocol (1, 2, 3, 5, 9 clicks) with the weight-free ``random-walker``
 baseline and the untrained ``sam-tiny`` (plumbing only, labelled as such), then writes a
-comparison report with sam-tiny against the baseline. Minutes on two CPU cores.
+comparison report with sam-tiny against the baseline (``report/``, Markdown and HTML) and the
+statistical comparison (``compare/``: bootstrap intervals, paired test, HTML with a gallery).
+Minutes on two CPU cores.
 """
 
 from __future__ import annotations
@@ -33,11 +35,15 @@ def run_demo(out: Path, progress: bool = True) -> Path:
         run_task(PointTask(), build_model(name, device="cpu"), [DatasetRun(dataset, manifest)], run_dir,
                  seed=0, resume=resume, progress=progress)
         runs.append(run_dir)
-    report = write_report([runs[1]], out / "report", baseline=runs[0])
+    report = write_report([runs[1]], out / "report", baseline=runs[0], html=True)
+    from sambench.app.compare import run_compare
+
+    comparison = run_compare([runs[0], runs[1]], out / "compare", html=True)
     print(f"demo dataset: {dataset.root} ({manifest.n_images} images, {manifest.n_masks} masks)")
     for r in runs:
         print(f"run folder:   {r}")
-    print(f"comparison:   {report}")
+    print(f"report:       {report} (HTML: {out / 'report' / 'index.html'})")
+    print(f"comparison:   {comparison} (HTML: {out / 'compare' / 'index.html'})")
     print((out / "report" / "tables" / "point_delta_vs_baseline.md").read_text()
           if (out / "report" / "tables" / "point_delta_vs_baseline.md").exists() else "")
     return report

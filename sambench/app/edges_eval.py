@@ -12,6 +12,7 @@ from typing import List
 
 import numpy as np
 
+from sambench.data import BadSampleError
 from sambench.datasets import build_dataset
 from sambench.metrics.bsds import DEFAULT_MAX_DIST, DEFAULT_OUTLIER_COST, BoundaryEvaluator
 from sambench.tasks.edges import DEFAULT_THRESHOLDS, EDGE_DIR, boundary_maps
@@ -63,7 +64,10 @@ def run_edges_eval(args) -> int:
         raise ValueError(f"{pred}: no PNG named after an image of {adapter.name}/{adapter.split}")
 
     def ground_truth(image_id: str) -> List[np.ndarray]:
-        return boundary_maps(adapter.load_sample(image_id), adapter.name)
+        try:
+            return boundary_maps(adapter.load_sample(image_id), adapter.name)
+        except BadSampleError as exc:  # the benchmark needs every image's ground truth: one line, naming the file
+            raise ValueError(str(exc)) from exc
 
     ev = BoundaryEvaluator(thresholds=thresholds if isinstance(thresholds, int) else np.asarray(thresholds),
                            max_dist=max_dist, thin=thin, nproc=args.nproc, outlier_cost=outlier_cost)
@@ -75,6 +79,7 @@ def run_edges_eval(args) -> int:
                                 "outlier_cost": outlier_cost}})
         Path(args.out).mkdir(parents=True, exist_ok=True)
         (Path(args.out) / "edges_eval.json").write_text(json.dumps(d, indent=1))
-    print(f"{adapter.name}/{adapter.split}: ODS={res.ods:.4f} OIS={res.ois:.4f} AP={res.ap:.4f} R50={res.r50:.4f} "
+    r50 = "-" if np.isnan(res.r50) else f"{res.r50:.4f}"
+    print(f"{adapter.name}/{adapter.split}: ODS={res.ods:.4f} OIS={res.ois:.4f} AP={res.ap:.4f} R50={r50} "
           f"over {len(ids)} images" + (f" ({len(missing)} without PNG skipped)" if missing else ""))
     return 0

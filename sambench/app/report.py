@@ -33,8 +33,10 @@ def comparability_notes(runs: Sequence[RunInfo]) -> List[str]:
     return notes
 
 
-def write_report(run_paths: Sequence[Path], out: Path, baseline: Optional[Path] = None) -> Path:
-    """Tables and plots for ``run_paths`` (and a ``baseline`` run to compare against) under ``out``.
+def write_report(run_paths: Sequence[Path], out: Path, baseline: Optional[Path] = None, html: bool = False,
+                 gallery: int = 4) -> Path:
+    """Tables and plots for ``run_paths`` (and a ``baseline`` run to compare against) under ``out``;
+    with ``html``, also the HTML report (out/index.html, ``sambench.app.html``).
 
     Returns:
       the path of the report's index (out/report.md).
@@ -67,4 +69,8 @@ def write_report(run_paths: Sequence[Path], out: Path, baseline: Optional[Path] 
         lines += ["", "**Not comparable:**"] + [f"- {n}" for n in notes]
     lines += [""] + sections
     (out / "report.md").write_text("\n".join(lines) + "\n")
+    if html:
+        from sambench.app.html import write_html
+
+        write_html(runs, base, out, gallery=gallery)
     return out / "report.md"

@@ -82,24 +82,30 @@ def build_config(task, model: PromptableModel, datasets: Sequence[DatasetRun], s
 def check_resumable(old: dict, new: dict, path: Path) -> None:
     if comparable_keys(old) != comparable_keys(new) or old.get("model", {}).get("checkpoint_sha256") != \
             new["model"].get("checkpoint_sha256") or old.get("model", {}).get("name") != new["model"].get("name") \
-            or old.get("seed") != new.get("seed"):
-        raise RunFolderError(f"{path}: cannot resume, the run there used another model, dataset, manifest, "
+            or old.get("seed") != new.get("seed") \
+            or old.get("model", {}).get("dtype", "fp32") != new["model"].get("dtype", "fp32"):
+        raise RunFolderError(f"{path}: cannot resume, the run there used another model, dtype, dataset, manifest, "
                              f"seed or protocol")
 
 
 def validate_instances(sample: Sample, wanted: Sequence[str]) -> Tuple[list, List[dict]]:
-    """The instances of ``wanted`` that can be evaluated, and a skip entry for each that cannot."""
+    """The instances of ``wanted`` that can be evaluated, and a skip entry (id, reason) for each that
+    cannot: an annotation the adapter could not make into a mask (its reason), one gone from the
+    annotations, a mask of the wrong size, an empty mask."""
     by_id = {inst.id: inst for inst in sample.instances}
+    defects = {d["instance_id"]: d["reason"] for d in sample.skipped_annotations()}
     good, skipped = [], []
     for inst_id in wanted:
         inst = by_id.get(inst_id)
-        if inst is None:
+        if inst is None and inst_id in defects:
+            skipped.append({"instance_id": inst_id, "reason": defects[inst_id]})
+        elif inst is None:
             skipped.append({"instance_id": inst_id, "reason": "not in the annotations any more"})
         elif list(inst.rle["size"]) != [sample.height, sample.width]:
             skipped.append({"instance_id": inst_id, "reason": f"mask size {inst.rle['size']} is not the image's "
                                                               f"{[sample.height, sample.width]}"})
         elif inst.area == 0:
-            skipped.append({"instance_id": inst_id, "reason": "empty mask"})
+            skipped.append({"instance_id": inst_id, "reason": "zero-area mask"})
         else:
             good.append(inst)
     return good, skipped
@@ -153,7 +159,9 @@ def run_task(task, model: PromptableModel, datasets: Sequence[DatasetRun], out: 
                 todo.append((di, ii, image_id, inst_ids))
         if rank == 0 and d.manifest.skipped and not resume:
             for image_id, reason in d.manifest.skipped.items():
-                folder.append_image(d.adapter.name, image_id, [], status="skipped", reason=reason)
+                n = getattr(d.manifest, "skipped_masks", {}).get(image_id, 0)
+                folder.append_image(d.adapter.name, image_id, [], status="skipped", reason=reason,
+                                    extra={"n_masks_skipped": n} if n else None)
 
     def load(item):
         di, ii, image_id, inst_ids = item

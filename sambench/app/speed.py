@@ -97,7 +97,7 @@ def speed_settings(task, model, images_per_batch: int, loader_workers: int) -> d
     memory) through an optional ``speed_settings()`` method.
     """
     device = str(getattr(model, "device", "cpu"))
-    settings = {"device": device, "device_name": device, "dtype": "float32",
+    settings = {"device": device, "device_name": device, "dtype": getattr(model, "dtype", "fp32"),
                 "images_per_batch": int(images_per_batch), "loader_workers": int(loader_workers),
                 "decoder_max_batch": getattr(task, "max_batch", None)}
     torch = sys.modules.get("torch")  # never import torch for a model that does not use it

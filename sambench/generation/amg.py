@@ -57,8 +57,9 @@ __all__ = [
 
 RANKINGS = ("none", "pred_iou", "stability", "mean_iou_stability", "random")
 """Orders of the output: ``none`` keeps the NMS order (decreasing NMS score)."""
-NMS_SCORES = ("pred_iou", "stability", "mean_iou_stability")
-"""Scores NMS prefers when two boxes overlap (segment-anything: predicted IoU)."""
+NMS_SCORES = ("pred_iou", "stability", "mean_iou_stability", "random")
+"""Scores NMS prefers when two boxes overlap (segment-anything: predicted IoU; ``random``: a seeded
+uniform score per mask, for a model without an IoU prediction to rank by, paper App. D.3)."""
 
 MaskFn = Callable[["torch.Tensor", "torch.Tensor"], Sequence[Any]]
 
@@ -148,8 +149,9 @@ class AmgConfig:
     @classmethod
     def proposals_single_output(cls, **overrides) -> "AmgConfig":
         """Paper §7.3 single-output variant: 128x128 grid, one mask per point, NMS 0.95, random
-        ranking, top 1000."""
-        settings = dict(points_per_side=128, multimask=False, box_nms_thresh=0.95, rank_by="random")
+        ranking for NMS and for the output (App. D.3: no IoU score to rank by), top 1000."""
+        settings = dict(points_per_side=128, multimask=False, box_nms_thresh=0.95, nms_score="random",
+                        rank_by="random")
         settings.update(overrides)
         return cls.proposals(**settings)
 
@@ -418,7 +420,7 @@ def generate_masks(model: PromptableModel, embedding: ImageEmbedding, config: Am
       mask_fn: optional ``mask_fn(logits (n, H, W), masks (n, H, W) bool) -> n payloads``, called on
         each batch's masks that pass the filters (before NMS) while the full-resolution logits
         are in memory; the payloads of the kept masks come back in ``MaskProposals.payloads``.
-      seed, rng: randomness of ``rank_by="random"`` (``rng`` wins; default seed 0).
+      seed, rng: randomness of ``nms_score="random"`` and ``rank_by="random"`` (``rng`` wins; default seed 0).
     Returns:
       MaskProposals in output order.
     """
@@ -516,14 +518,15 @@ def _generate_masks(model, embedding, config: AmgConfig, mask_fn, seed, rng) -> 
         rles=rles if config.keep_rles else None,
         logits=torch.cat(logits_kept) if config.keep_logits else None,
         payloads=payloads if mask_fn is not None else None, counts=counts)
+    if rng is None:
+        rng = np.random.default_rng(0 if seed is None else seed)
     if config.box_nms_thresh is not None:
-        keep_idx = box_nms(props.boxes, props.scores(config.nms_score), float(config.box_nms_thresh))
+        nms_scores = rng.random(len(props)) if config.nms_score == "random" else props.scores(config.nms_score)
+        keep_idx = box_nms(props.boxes, nms_scores, float(config.box_nms_thresh))
     else:
         keep_idx = np.arange(len(props))
     counts["after_nms"] = int(len(keep_idx))
     props = props.select(keep_idx)
-    if rng is None:
-        rng = np.random.default_rng(0 if seed is None else seed)
     order = rank_order(props.pred_iou, props.stability, config.rank_by, rng)
     if config.max_masks is not None:
         order = order[: int(config.max_masks)]

@@ -23,10 +23,21 @@ format, hands them to the official evaluator and captures what the evaluator its
 Compatibility: lvis 0.5.3 calls ``np.float`` in ``accumulate``, removed in numpy 1.24; while an
 LVIS evaluation runs, ``numpy.float`` is aliased to ``float`` (and removed again afterwards).
 
+Ground truth: the evaluators never parse the annotation file themselves. ``GroundTruth`` indexes it
+by the rules of ``sambench.annotations`` (the rules every sambench reader follows) and hands the
+evaluators a corrected copy of the evaluated images only: each usable annotation with its validated
+RLE (a polygon pycocotools could not rasterise safely never reaches it), unique annotation ids
+(renumbered 1..N in file order when the file's ids are missing or not unique), the file's ``area``
+(the mask's pixel count where the file has none); defective annotations are left out and listed in
+``GroundTruth.skipped``, exactly the masks the tasks skipped.
+
 Results conventions: ``image_id``/``category_id`` are the ground truth's own ids; ``segmentation``
-is compressed RLE with ``str`` counts. When a result carries a ``bbox``, both evaluators take the
-detection's area from the box (``w*h``), as for detectron2's results files; without it, from the
-mask. Evaluators return -1 for a metric without any ground truth (e.g. APs with no small object).
+is compressed RLE with ``str`` counts. Segmentation results carry no ``bbox`` (as detectron2 drops
+it for segm): with a ``bbox`` both evaluators would take the detection's area from the box
+(``w*h``) and put a mask in the wrong size bucket; without it, area and box come from the mask.
+No results at all is still evaluated by the official evaluator (an empty results set), so every
+number is the evaluator's: 0 where there is ground truth, -1 where there is none (e.g. APs with no
+small object), never a made-up 0.
 """
 
 from __future__ import annotations
@@ -39,6 +50,8 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Union
 
 import numpy as np
+
+from sambench.annotations import CocoFormatError, evaluator_dataset, index_coco
 
 COCO_STAT_NAMES = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR@1", "AR@10", "AR@100", "ARs@100", "ARm@100",
                    "ARl@100"]
@@ -70,7 +83,8 @@ def read_json(path: Union[str, Path], what: str = "json") -> object:
 def is_lvis_format(data: dict) -> bool:
     """LVIS json: every category has a ``frequency`` (r/c/f)."""
     cats = data.get("categories") or []
-    return bool(cats) and all(c.get("frequency") in ("r", "c", "f") for c in cats)
+    return isinstance(cats, list) and bool(cats) and all(isinstance(c, dict) and c.get("frequency") in ("r", "c", "f")
+                                                         for c in cats)
 
 
 class GroundTruth:
@@ -78,28 +92,44 @@ class GroundTruth:
 
     Arguments:
       source: path of the json, or the parsed dict.
+      scope: sambench image ids (str) whose annotations are evaluated (default: every image); the
+        evaluators' ground truth holds these images only.
     Attributes:
-      data: the parsed json.
+      index: the ``sambench.annotations.CocoIndex`` of the file.
+      data: the corrected ground truth of the scope (see module docstring), built on first use.
+      skipped: ``[{"image_id", "instance_id", "reason"}]`` annotations of the scope left out.
       path: where it came from (None for a dict).
       format: "lvis" or "coco".
+    Raises:
+      EvaluationError: a file that is not a readable COCO/LVIS json (one line naming it).
     """
 
-    def __init__(self, source: Union[str, Path, dict]):
+    def __init__(self, source: Union[str, Path, dict], scope: Optional[Iterable[str]] = None):
         if isinstance(source, dict):
-            self.path, self.data = None, source
+            self.path, raw = None, source
         else:
             self.path = Path(source)
-            self.data = read_json(self.path, "annotation file")
-        if not isinstance(self.data, dict) or "images" not in self.data or "annotations" not in self.data:
-            raise EvaluationError(f"{self.path}: not a COCO/LVIS annotation json (expected 'images' and 'annotations')")
-        self.data.setdefault("categories", [])
-        self.format = "lvis" if is_lvis_format(self.data) else "coco"
-        self.image_ids = {str(im["id"]): im["id"] for im in self.data["images"]}
-        self.images = {im["id"]: im for im in self.data["images"]}
-        self.category_ids = {c["id"] for c in self.data["categories"]}
+            raw = read_json(self.path, "annotation file")
+        try:
+            self.index = index_coco(raw, self.path or "<annotations>")
+        except CocoFormatError as exc:
+            raise EvaluationError(str(exc)) from exc
+        self.format = "lvis" if is_lvis_format(raw if isinstance(raw, dict) else {}) else "coco"
+        self.image_ids = {k: im["id"] for k, im in self.index.images.items()}
+        self.images = {im["id"]: im for im in self.index.images.values()}
+        self.category_ids = set(self.index.categories)
+        self.scope = None if scope is None else [str(i) for i in scope]
+        self._data: Optional[dict] = None
+        self.skipped: List[dict] = []
         self._coco = None
         self._lvis = None
         self._agnostic: Dict[object, object] = {}
+
+    @property
+    def data(self) -> dict:
+        if self._data is None:
+            self._data, self.skipped = evaluator_dataset(self.index, self.scope)
+        return self._data
 
     @property
     def evaluator(self) -> str:
@@ -110,8 +140,8 @@ class GroundTruth:
         return self.image_ids[str(image_id)]
 
     def annotation_areas(self) -> Dict[str, float]:
-        """Annotation id (as str) -> the json's ``area`` (what the evaluators bucket by)."""
-        return {str(a["id"]): float(a["area"]) for a in self.data["annotations"] if "area" in a}
+        """sambench instance id (the annotation's key) -> the ``area`` the evaluators bucket by."""
+        return {a["sambench_key"]: float(a["area"]) for a in self.data["annotations"]}
 
     # -- evaluator objects ----------------------------------------------------------------------
     def coco(self):
@@ -120,8 +150,6 @@ class GroundTruth:
             from pycocotools.coco import COCO
 
             data = self.data
-            if self.format == "lvis":  # COCOeval needs iscrowd
-                data = dict(data, annotations=[dict(a, iscrowd=a.get("iscrowd", 0)) for a in data["annotations"]])
             coco = COCO()
             coco.dataset = data
             with contextlib.redirect_stdout(io.StringIO()):
@@ -243,7 +271,8 @@ def _to_float(v) -> float:
 
 
 def coco_eval(gt: GroundTruth, results: List[dict], iou_type: str = "segm", img_ids: Optional[Sequence] = None,
-              use_cats: bool = True, max_dets: Optional[Sequence[int]] = None) -> Dict[str, object]:
+              use_cats: bool = True, max_dets: Optional[Sequence[int]] = None,
+              return_evaluator: bool = False) -> Dict[str, object]:
     """Run pycocotools COCOeval; returns ``{"stats": [...12], "metrics": {name: value}, "log": text}``.
 
     Arguments:
@@ -252,14 +281,21 @@ def coco_eval(gt: GroundTruth, results: List[dict], iou_type: str = "segm", img_
       img_ids: evaluate these images (the json's ids); default every image of the json.
       use_cats: False = class-agnostic (pycocotools' own ``useCats=0``).
       max_dets: ``params.maxDets`` (default the standard [1, 10, 100]).
+      return_evaluator: also return the evaluated ``COCOeval`` as ``"evaluator_object"`` (its
+        per-image results ``evalImgs`` drive image-bootstrap intervals, sambench.metrics.resample).
     """
     from pycocotools.cocoeval import COCOeval
 
     coco_gt = gt.coco()
-    if not results:
-        return {"stats": [0.0] * 12, "metrics": dict(zip(COCO_STAT_NAMES, [0.0] * 12)), "log": "no results",
-                "empty": True}
-    (coco_dt, log1) = _stdout_of(coco_gt.loadRes, results)
+    if results:
+        (coco_dt, log1) = _stdout_of(coco_gt.loadRes, results)
+    else:  # COCO.loadRes([]) fails (cocoapi#450): the same empty results object, built directly
+        from pycocotools.coco import COCO
+
+        coco_dt = COCO()
+        coco_dt.dataset = {"images": list(coco_gt.dataset["images"]), "categories": list(coco_gt.dataset["categories"]),
+                           "annotations": []}
+        _stdout_of(coco_dt.createIndex)
     ev = COCOeval(coco_gt, coco_dt, iouType=iou_type)
     if img_ids is not None:
         ev.params.imgIds = sorted(img_ids)
@@ -270,12 +306,16 @@ def coco_eval(gt: GroundTruth, results: List[dict], iou_type: str = "segm", img_
     _, log3 = _stdout_of(ev.accumulate)
     _, log4 = _stdout_of(ev.summarize)
     stats = [_to_float(v) for v in ev.stats]
-    return {"stats": stats, "metrics": dict(zip(COCO_STAT_NAMES, stats)), "log": log4,
-            "max_dets": list(ev.params.maxDets)}
+    out = {"stats": stats, "metrics": dict(zip(COCO_STAT_NAMES, stats)), "log": log4,
+           "max_dets": list(ev.params.maxDets), "n_results": len(results)}
+    if return_evaluator:
+        out["evaluator_object"] = ev
+    return out
 
 
 def lvis_eval(gt_obj, results: List[dict], max_dets: int = LVIS_MAX_DETS, iou_type: str = "segm",
-              img_ids: Optional[Sequence] = None, area_all_only: bool = False) -> Dict[str, object]:
+              img_ids: Optional[Sequence] = None, area_all_only: bool = False,
+              return_evaluator: bool = False) -> Dict[str, object]:
     """Run LVISEval; returns ``{"metrics": LVISEval.results, "log": print_results text}``.
 
     Arguments:
@@ -284,16 +324,20 @@ def lvis_eval(gt_obj, results: List[dict], max_dets: int = LVIS_MAX_DETS, iou_ty
       max_dets: per-image cap, given to LVISResults AND params.max_dets.
       img_ids: evaluate these images (default all of the ground truth).
       area_all_only: evaluate only the "all" area range (faster; size metrics come back -1).
+      return_evaluator: also return the evaluated ``LVISEval`` as ``"evaluator_object"``.
     """
     from lvis import LVISEval, LVISResults
 
-    if not results:
-        return {"metrics": {}, "log": "no results", "empty": True}
     # the results object needs the images and categories only: avoid deep-copying every annotation
     light = _lvis_from_dict({"images": gt_obj.dataset["images"], "categories": gt_obj.dataset["categories"],
                              "annotations": []})
     logging.getLogger("lvis").setLevel(logging.ERROR)
-    dt = LVISResults(light, results, max_dets=int(max_dets))
+    if results:
+        dt = LVISResults(light, results, max_dets=int(max_dets))
+    else:  # LVISResults([]) fails on results[0]: the same empty results object, built directly
+        dt = LVISResults.__new__(LVISResults)
+        dt.logger, dt.dataset = logging.getLogger("lvis.results"), light.dataset
+        dt._create_index()
     ev = LVISEval(gt_obj, dt, iou_type=iou_type)
     ev.params.max_dets = int(max_dets)
     if img_ids is not None:
@@ -307,30 +351,32 @@ def lvis_eval(gt_obj, results: List[dict], max_dets: int = LVIS_MAX_DETS, iou_ty
         with contextlib.redirect_stdout(io.StringIO()):
             ev.summarize()
     _, log = _stdout_of(ev.print_results)
-    return {"metrics": {k: _to_float(v) for k, v in ev.results.items()}, "log": log, "max_dets": int(max_dets)}
+    out = {"metrics": {k: _to_float(v) for k, v in ev.results.items()}, "log": log, "max_dets": int(max_dets)}
+    if return_evaluator:
+        out["evaluator_object"] = ev
+    return out
 
 
-def mask_ap(gt: GroundTruth, results: List[dict], img_ids: Optional[Sequence] = None) -> Dict[str, object]:
+def mask_ap(gt: GroundTruth, results: List[dict], img_ids: Optional[Sequence] = None,
+            return_evaluator: bool = False) -> Dict[str, object]:
     """Mask AP with the dataset's official evaluator.
 
     Returns:
-      ``{"evaluator", "metrics": {AP, AP50, AP75, APs, APm, APl, ...}, "stats" (COCO), "log"}``;
-      every metric 0 when there are no results at all.
+      ``{"evaluator", "metrics": {AP, AP50, AP75, APs, APm, APl, ...}, "stats" (COCO), "log"}``, all
+      the evaluator's own numbers (no results at all included: -1 where it has no ground truth).
     """
     if gt.format == "lvis":
-        out = lvis_eval(gt.lvis(), results, max_dets=LVIS_MAX_DETS, img_ids=img_ids)
-        if out.get("empty"):
-            names = ["AP", "AP50", "AP75", "APs", "APm", "APl", "APr", "APc", "APf", f"AR@{LVIS_MAX_DETS}"]
-            out["metrics"] = {k: 0.0 for k in names}
+        out = lvis_eval(gt.lvis(), results, max_dets=LVIS_MAX_DETS, img_ids=img_ids, return_evaluator=return_evaluator)
         out["evaluator"] = "lvis"
     else:
-        out = coco_eval(gt, results, "segm", img_ids=img_ids)
+        out = coco_eval(gt, results, "segm", img_ids=img_ids, return_evaluator=return_evaluator)
         out["evaluator"] = "pycocotools"
     return out
 
 
 def proposal_recall(gt: GroundTruth, results: List[dict], max_dets: int, img_ids: Optional[Sequence] = None,
-                    frequencies: Optional[Sequence[str]] = None, area_all_only: bool = False) -> Dict[str, float]:
+                    frequencies: Optional[Sequence[str]] = None, area_all_only: bool = False,
+                    return_evaluator: bool = False) -> Dict[str, float]:
     """Class-agnostic mask AR at ``max_dets`` proposals per image, overall and by object size.
 
     Arguments:
@@ -350,20 +396,19 @@ def proposal_recall(gt: GroundTruth, results: List[dict], max_dets: int, img_ids
     if gt.format == "lvis":
         obj = gt.class_agnostic(frequencies)
         ids = None if img_ids is None else sorted(img_ids)
-        if not res:
-            return {"AR": 0.0, "AR_s": 0.0, "AR_m": 0.0, "AR_l": 0.0, "log": "no results"}
-        out = lvis_eval(obj, res, max_dets=K, img_ids=ids, area_all_only=area_all_only)
+        out = lvis_eval(obj, res, max_dets=K, img_ids=ids, area_all_only=area_all_only,
+                        return_evaluator=return_evaluator)
         m = out["metrics"]
         get = lambda key: m.get(key, -1.0)  # noqa: E731
         log = "".join(line + "\n" for line in out["log"].splitlines() if "Average Recall" in line)
         return {"AR": get(f"AR@{K}"), "AR_s": get(f"ARs@{K}"), "AR_m": get(f"ARm@{K}"), "AR_l": get(f"ARl@{K}"),
-                "log": log}
+                "log": log, **({"evaluator_object": out["evaluator_object"]} if return_evaluator else {})}
     if frequencies is not None:
         raise EvaluationError(f"{gt.path}: recall by category frequency needs an LVIS annotation file")
-    if not res:
-        return {"AR": 0.0, "AR_s": 0.0, "AR_m": 0.0, "AR_l": 0.0, "log": "no results"}
-    out = coco_eval(gt, res, "segm", img_ids=img_ids, use_cats=False, max_dets=[K, K, K])
+    out = coco_eval(gt, res, "segm", img_ids=img_ids, use_cats=False, max_dets=[K, K, K],
+                    return_evaluator=return_evaluator)
     s = out["stats"]
     lines = [line for line in out["log"].splitlines() if "Average Recall" in line]
     log = "".join(line + "\n" for line in dict.fromkeys(lines))
-    return {"AR": s[8], "AR_s": s[9], "AR_m": s[10], "AR_l": s[11], "log": log}
+    return {"AR": s[8], "AR_s": s[9], "AR_m": s[10], "AR_l": s[11], "log": log,
+            **({"evaluator_object": out["evaluator_object"]} if return_evaluator else {})}

@@ -8,6 +8,7 @@ Tasks only ever talk to this interface.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sys
 from abc import ABC, abstractmethod
@@ -38,6 +39,7 @@ class Capabilities:
       mask_input: low-res mask logits from a previous prediction as an extra prompt.
       multimask: several candidate masks (with predicted IoU) for one ambiguous prompt.
       n_multimask: how many masks the multimask output has.
+      input_size: the side (pixels) the model resizes images to, None if it works at any size.
     """
 
     points: bool = True
@@ -46,6 +48,7 @@ class Capabilities:
     mask_input: bool = False
     multimask: bool = False
     n_multimask: int = 3
+    input_size: Optional[int] = None
 
 
 @dataclass
@@ -110,6 +113,10 @@ class ImageEmbedding:
     extra: Dict[str, Any] = field(default_factory=dict)
 
 
+DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+"""--dtype names and the torch dtype each stands for (by name: this module does not import torch)."""
+
+
 class PromptableModel(ABC):
     """Base class of all model adapters.
 
@@ -118,6 +125,11 @@ class PromptableModel(ABC):
 
     ``weights`` says what the numbers mean: "trained" (a real checkpoint), "untrained" (random
     weights, plumbing only), "weight-free" (a classical algorithm) or "oracle" (reads the ground truth).
+
+    ``family`` / ``size`` / ``source`` (e.g. "SAM 2.1", "Hiera-L", "sam2") and ``checkpoint_tag``
+    (a fine-tune's file name, a hub id) make the label every table shows. ``dtype`` is the compute
+    precision set by ``set_dtype`` (``--dtype``); adapters that support it (``supports_dtype``)
+    run their forward passes inside ``self.autocast()`` and return float32 outputs.
     """
 
     name: str = ""
@@ -125,6 +137,12 @@ class PromptableModel(ABC):
     weights: str = "trained"
     mask_threshold: float = 0.0
     device: "torch.device | str" = "cpu"  # adapters set their torch.device
+    family: Optional[str] = None
+    size: Optional[str] = None
+    source: Optional[str] = None
+    checkpoint_tag: Optional[str] = None
+    dtype: str = "fp32"
+    supports_dtype: bool = False
 
     @abstractmethod
     def encode(self, image: np.ndarray, sample: Optional[Sample] = None) -> ImageEmbedding:
@@ -168,13 +186,48 @@ class PromptableModel(ABC):
         raise NotImplementedError(f"model '{self.name}' does not defer upscaling")
 
     def fingerprint(self) -> Dict[str, Any]:
-        """Identity of the model for run configs: name, architecture, checkpoint and its SHA-256, trained flag."""
+        """Identity of the model for run configs: name, architecture, checkpoint and its SHA-256, trained flag,
+        family/size/source, compute dtype."""
         return {"name": self.name, "architecture": self.name, "checkpoint": None, "checkpoint_sha256": None,
-                "weights": self.weights, "label": self.label()}
+                "weights": self.weights, "family": self.family, "size": self.size, "source": self.source,
+                "dtype": self.dtype, "autocast": self._autocast_device(), "label": self.label()}
 
     def label(self) -> str:
-        """Display name; anything but a trained checkpoint says what it is."""
-        return self.name if self.weights == "trained" else f"{self.name} ({self.weights})"
+        """Display name: family, size and source when known ("SAM 2.1 Hiera-L [sam2]"), else the registry
+        name; anything but a trained checkpoint says what it is ("(untrained)"); a reduced precision too."""
+        base = f"{self.family} {self.size}".strip() if self.family else self.name
+        tags = [t for t in (self.source if self.source != "sambench" else None, self.checkpoint_tag) if t]
+        if tags:
+            base += f" [{', '.join(tags)}]"
+        if self.dtype != "fp32":
+            base += f" {self.dtype}"
+        return base if self.weights == "trained" else f"{base} ({self.weights})"
+
+    def set_dtype(self, dtype: str) -> None:
+        """Compute precision for every forward pass: "fp32" (default), "bf16" or "fp16" (autocast).
+
+        On a CUDA device both bf16 and fp16 autocast; on CPU only bf16 (torch's CPU autocast), and
+        fp16 is refused. Raises ValueError (one line) for an unknown dtype or a model that cannot.
+        """
+        if dtype not in DTYPES:
+            raise ValueError(f"--dtype {dtype}: expected one of {', '.join(DTYPES)}")
+        if dtype != "fp32":
+            if not self.supports_dtype:
+                raise ValueError(f"model '{self.name}' runs in fp32 only (no autocast support); use --dtype fp32")
+            if _device_type(self.device) == "cpu" and dtype == "fp16":
+                raise ValueError("--dtype fp16 needs a CUDA device; on CPU use bf16 (CPU autocast) or fp32")
+        self.dtype = dtype
+
+    def _autocast_device(self) -> Optional[str]:
+        return None if self.dtype == "fp32" else _device_type(self.device)
+
+    def autocast(self):
+        """The autocast context of ``dtype`` on this model's device (a no-op in fp32)."""
+        if self.dtype == "fp32":
+            return contextlib.nullcontext()
+        import torch
+
+        return torch.autocast(device_type=_device_type(self.device), dtype=getattr(torch, DTYPES[self.dtype]))
 
     def check_prompts(self, prompts: PromptBatch, multimask: bool) -> None:
         """Raise UnsupportedPromptError if ``prompts`` use a kind this model does not declare."""
@@ -204,6 +257,11 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
                 break
             h.update(block)
     return h.hexdigest()
+
+
+def _device_type(device) -> str:
+    """The device type: 'cuda' for cuda, cuda:1 or torch.device('cuda', 1); 'cpu' for cpu."""
+    return getattr(device, "type", None) or str(device).split(":")[0]
 
 
 def to_numpy(x) -> np.ndarray:

@@ -6,7 +6,8 @@ so each IoU is exactly ``floor(f * area) / area`` (no ignore pixels inside the m
 
 Which instance a prompt set means: the task's ``targets`` when given (point task); else, for a
 box, the ground-truth instance whose box has the highest IoU with it; for points, the smallest
-instance containing the most positive points.
+instance containing the most positive points. A box that overlaps no ground-truth box, or points
+on no instance, get an empty mask (predicted IoU 0): the oracle never invents an answer.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-import torch
 
 from ..data import Sample
 from .base import Capabilities, ImageEmbedding, Prediction, PromptableModel, PromptBatch
@@ -73,7 +73,10 @@ class Oracle(PromptableModel):
         if prompts.targets is not None and prompts.targets[b] in ids:
             return ids.index(prompts.targets[b])
         if prompts.boxes is not None:
-            return int(np.argmax(_box_iou(np.asarray(prompts.boxes[b], float), feats["boxes"])))
+            overlap = _box_iou(np.asarray(prompts.boxes[b], float), feats["boxes"])
+            if not np.isfinite(overlap).any() or overlap.max() <= 0:
+                return None  # a box on no object: an empty mask (a false positive), never object 0
+            return int(np.nanargmax(overlap))
         coords = np.asarray(prompts.point_coords[b]); labels = np.asarray(prompts.point_labels[b])
         pos = coords[labels == 1]
         h, w = masks.shape[1:]
@@ -101,6 +104,8 @@ class Oracle(PromptableModel):
             out[b, :] = pred
             area = max(int(gt.sum()), 1)
             quality[b, :] = pred.sum() / area
+        import torch  # here, not at import: tasks that import this module's helpers need no torch
+
         logits = torch.from_numpy(np.where(out, LOGIT, -LOGIT).astype(np.float32))
         low_res = torch.nn.functional.interpolate(logits, size=(256, 256), mode="bilinear", align_corners=False) if len(prompts) else None
         return Prediction(logits=logits, iou_predictions=torch.from_numpy(quality), low_res_logits=low_res)

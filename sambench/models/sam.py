@@ -12,6 +12,7 @@ recorded; a file named like an official release must match that release's SHA-25
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import urllib.error
@@ -135,8 +136,11 @@ class SamAdapter(PromptableModel):
       encoder_batch_size: images per encoder forward in ``encode_batch``.
     """
 
-    capabilities = Capabilities(points=True, negative_points=True, boxes=True, mask_input=True, multimask=True)
+    capabilities = Capabilities(points=True, negative_points=True, boxes=True, mask_input=True, multimask=True,
+                                input_size=1024)
     cacheable = True  # embeddings are tensors: sambench.app.embedding_cache may store them
+    supports_dtype = True  # --dtype bf16/fp16: forward passes under autocast
+    family, source = "SAM", "segment_anything"
 
     def __init__(self, sam: Sam, name: str, device: torch.device, weights: str = "trained",
                  checkpoint: Optional[Path] = None, checkpoint_sha256: Optional[str] = None,
@@ -152,6 +156,12 @@ class SamAdapter(PromptableModel):
         self.extra_fingerprint = extra_fingerprint or {}
         self.mask_threshold = float(sam.mask_threshold)
         self.transform = ResizeLongestSide(sam.image_encoder.img_size)
+        arch = self.architecture.replace("sam_", "")
+        self.size = {"vit_h": "ViT-H", "vit_l": "ViT-L", "vit_b": "ViT-B"}.get(arch, arch)
+        if checkpoint is not None and official_release(checkpoint_sha256 or "") is None:
+            self.checkpoint_tag = Path(checkpoint).name  # a fine-tune: its file name tells runs apart
+        if sam.image_encoder.img_size != 1024:
+            self.capabilities = dataclasses.replace(self.capabilities, input_size=sam.image_encoder.img_size)
         self._encoder = self.sam.image_encoder
         self._knobs = {"compile": False, "attention": "official"}
 
@@ -172,9 +182,9 @@ class SamAdapter(PromptableModel):
 
     def speed_settings(self) -> dict:
         """What decides this adapter's speed, for the run config."""
-        return {"dtype": str(getattr(self, "dtype", "float32")).replace("torch.", ""),
-                "encoder_batch_size": self.encoder_batch_size, "compiled_encoder": self._knobs["compile"],
-                "attention": self._knobs["attention"], "pinned_memory": self.device.type == "cuda"}
+        return {"dtype": self.dtype, "encoder_batch_size": self.encoder_batch_size,
+                "compiled_encoder": self._knobs["compile"], "attention": self._knobs["attention"],
+                "pinned_memory": self.device.type == "cuda"}
 
     def fingerprint(self) -> dict:
         fp = super().fingerprint()
@@ -201,7 +211,8 @@ class SamAdapter(PromptableModel):
         for start in range(0, len(images), self.encoder_batch_size):
             chunk = images[start:start + self.encoder_batch_size]
             prepped = [self._preprocess(im) for im in chunk]
-            feats = self._encoder(torch.stack([p[0] for p in prepped]))
+            with self.autocast():
+                feats = self._encoder(torch.stack([p[0] for p in prepped])).float()
             for im, (_, input_size), f in zip(chunk, prepped, feats):
                 out.append(ImageEmbedding(original_size=tuple(im.shape[:2]), features=f[None],
                                           extra={"input_size": input_size}))
@@ -233,10 +244,12 @@ class SamAdapter(PromptableModel):
         mask_input = None
         if prompts.mask_input is not None:
             mask_input = torch.as_tensor(prompts.mask_input, dtype=torch.float, device=self.device)
-        sparse, dense = self.sam.prompt_encoder(points=points, boxes=boxes, masks=mask_input)
-        low_res, iou = self.sam.mask_decoder(
-            image_embeddings=embedding.features, image_pe=self.sam.prompt_encoder.get_dense_pe(),
-            sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense, multimask_output=multimask)
+        with self.autocast():
+            sparse, dense = self.sam.prompt_encoder(points=points, boxes=boxes, masks=mask_input)
+            low_res, iou = self.sam.mask_decoder(
+                image_embeddings=embedding.features, image_pe=self.sam.prompt_encoder.get_dense_pe(),
+                sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense, multimask_output=multimask)
+            low_res, iou = low_res.float(), iou.float()
         return Prediction(logits=None, iou_predictions=iou, low_res_logits=low_res)
 
     @torch.no_grad()

@@ -30,7 +30,9 @@ class Fixture:
     ann: Optional[Path] = None
     split: Optional[str] = None
     ignore: Dict[str, np.ndarray] = field(default_factory=dict)  # image id -> expected ignore mask
+    void: Dict[str, np.ndarray] = field(default_factory=dict)  # image id -> expected void mask (Sample.void)
     absent: List[str] = field(default_factory=list)  # ids that must not be listed
+    defects: Dict[str, Dict[str, str]] = field(default_factory=dict)  # image id -> {skipped annotation id: word}
 
 
 def rect(x0: int, y0: int, x1: int, y1: int, h: int = H, w: int = W) -> np.ndarray:
@@ -103,9 +105,10 @@ def write_coco(json_path: Path, images_dir: Path, images: List[tuple], start_id:
 
 
 def coco_content(prefix: str, ext: str = ".jpg"):
-    """Standard content: 2 good images, 1 with a corrupt segmentation, 1 corrupt image file, 1 missing.
+    """Standard content: 2 good images, 1 with a corrupt segmentation (that annotation is skipped, the
+    image is not), 1 corrupt image file, 1 missing.
 
-    Returns (images spec for write_coco, expected, bad) with ids = file stems.
+    Returns (images spec for write_coco, expected, bad, defects) with ids = file stems.
     """
     a, b = f"{prefix}a", f"{prefix}b"
     compressed = mask_utils.encode(rect(20, 2, 30, 9))
@@ -120,47 +123,48 @@ def coco_content(prefix: str, ext: str = ".jpg"):
     expected = {
         a: {"10": rect(2, 3, 8, 7), "11": rect(20, 2, 30, 9)},
         b: {"12": rect(0, 0, 5, 5) | rect(10, 10, 12, 20), "13": rect(15, 15, 31, 23)},
+        f"{prefix}badseg": {},
     }
-    bad = {f"{prefix}badseg": "segmentation", f"{prefix}badimg": "unreadable", f"{prefix}gone": "missing"}
-    return images, expected, bad
+    bad = {f"{prefix}badimg": "unreadable", f"{prefix}gone": "missing"}
+    return images, expected, bad, {f"{prefix}badseg": {"14": "segmentation of type str"}}
 
 
 def fx_zerowaste(tmp: Path) -> Fixture:
     base = tmp / "splits_final_deblurred" / "train"
-    images, expected, bad = coco_content("zw_", ".PNG")
+    images, expected, bad, defects = coco_content("zw_", ".PNG")
     write_coco(base / "labels.json", base / "data", images)
     (base / "sem_seg").mkdir()
-    return Fixture("zerowaste", tmp, expected, bad)
+    return Fixture("zerowaste", tmp, expected, bad, defects=defects)
 
 
 def fx_pidray(tmp: Path) -> Fixture:
-    images, expected, bad = coco_content("xray_", ".png")
+    images, expected, bad, defects = coco_content("xray_", ".png")
     write_coco(tmp / "annotations" / "xray_test_hard.json", tmp / "hard", images)
     write_coco(tmp / "annotations" / "xray_test_easy.json", tmp / "easy", [("other.png", [], "ok")])
-    return Fixture("pidray", tmp, expected, bad, absent=["other"])
+    return Fixture("pidray", tmp, expected, bad, defects=defects, absent=["other"])
 
 
 def fx_trashcan(tmp: Path) -> Fixture:
     base = tmp / "instance_version"
-    images, expected, bad = coco_content("vid_000001_frame")
+    images, expected, bad, defects = coco_content("vid_000001_frame")
     write_coco(base / "instances_train_trashcan.json", base / "train", images)
     write_coco(base / "instances_val_trashcan.json", base / "val", [("valimg.jpg", [], "ok")])
-    return Fixture("trashcan", tmp, expected, bad, absent=["valimg"])
+    return Fixture("trashcan", tmp, expected, bad, defects=defects, absent=["valimg"])
 
 
 def fx_plittersdorf(tmp: Path) -> Fixture:
-    images, expected, bad = coco_content("v1_")
+    images, expected, bad, defects = coco_content("v1_")
     write_coco(tmp / "train.json", tmp / "images", images[:3])
     write_coco(tmp / "val.json", tmp / "images", images[3:], start_id=1)  # ids restart per file
     write_coco(tmp / "test.json", tmp / "images", [("v9_000.jpg", [(1, [rect_poly(4, 4, 9, 6)])], "ok")])
     (tmp / "images" / "v1_a.exr").write_bytes(b"disparity")
     expected["v9_000"] = {"1": rect(4, 4, 9, 6)}
-    return Fixture("plittersdorf", tmp, expected, bad)
+    return Fixture("plittersdorf", tmp, expected, bad, defects=defects)
 
 
 def fx_streets(tmp: Path) -> Fixture:
     base = tmp / "vehicleannotations"
-    images, expected, bad = coco_content("cam12_")
+    images, expected, bad, defects = coco_content("cam12_")
     # file names carry a folder prefix that does not exist on disk: resolved by basename
     images = [(f"some/where/{f}", a, k) for f, a, k in images]
     imgs_dir = base / "images"
@@ -176,22 +180,23 @@ def fx_streets(tmp: Path) -> Fixture:
     write_json(base / "README.json", {"note": "not a coco file"})
     expected = {f"some/where/{k}": v for k, v in expected.items()}
     bad = {f"some/where/{k}": v for k, v in bad.items()}
-    return Fixture("streets", tmp, expected, bad)
+    defects = {f"some/where/{k}": v for k, v in defects.items()}
+    return Fixture("streets", tmp, expected, bad, defects=defects)
 
 
 def fx_ndispark(tmp: Path) -> Fixture:
-    images, expected, bad = coco_content("69_15315")
+    images, expected, bad, defects = coco_content("69_15315")
     write_coco(tmp / "train" / "annotations.json", tmp / "train" / "images", images)
     write_coco(tmp / "validation" / "annotations.json", tmp / "validation" / "images", [("night.jpg", [], "ok")])
-    return Fixture("ndispark", tmp, expected, bad, absent=["night"])
+    return Fixture("ndispark", tmp, expected, bad, defects=defects, absent=["night"])
 
 
 def fx_ibd(tmp: Path) -> Fixture:
     base = tmp / "2D"
-    images, expected, bad = coco_content("roof_")
+    images, expected, bad, defects = coco_content("roof_")
     write_coco(base / "annotations" / "instances_train.json", base / "images", images)
     write_coco(base / "annotations" / "instances_val.json", base / "images", [("valroof.jpg", [], "ok")])
-    return Fixture("ibd", tmp, expected, bad, absent=["valroof"])
+    return Fixture("ibd", tmp, expected, bad, defects=defects, absent=["valroof"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -239,8 +244,9 @@ def fx_ovis(tmp: Path) -> Fixture:
         "annotations": anns,
         "categories": [{"id": 2, "name": "cat"}, {"id": 3, "name": "dog"}],
     })
-    expected = {"vid1/img_0000001": {"5": m1}, "vid1/img_0000003": {"5": m3, "7": other}}
-    return Fixture("ovis", tmp, expected, {"vid2/img_0000001": "segmentation"}, absent=["vid1/img_0000002"])
+    expected = {"vid1/img_0000001": {"5": m1}, "vid1/img_0000003": {"5": m3, "7": other}, "vid2/img_0000001": {}}
+    return Fixture("ovis", tmp, expected, {}, absent=["vid1/img_0000002"],
+                   defects={"vid2/img_0000001": {"8": "segmentation of type str"}})
 
 
 def _h5(path: Path, arr: np.ndarray) -> None:
@@ -304,9 +310,12 @@ def fx_visor(tmp: Path) -> Fixture:
     write_junk(base / "annotations" / "val" / "P02_03.json")
     expected = {"P01_01/P01_01_frame_0000000001": {"a1": rect(1, 1, 6, 8) | rect(20, 3, 25, 5),
                                                      "a2": rect(8, 10, 18, 20)},
+                "P01_01/P01_01_frame_0000000002": {},
                 "P01_01/P01_01_frame_0000000003": {"c1": rect(0, 0, 32, 24)}}
-    bad = {"P01_01/P01_01_frame_0000000002": "polygon", "P02_03": "json"}
-    return Fixture("visor", tmp, expected, bad)  # root = parent of GroundTruth-SparseAnnotations
+    bad = {"P02_03": "json"}
+    defects = {"P01_01/P01_01_frame_0000000001": {"a3": "zero-area"},
+               "P01_01/P01_01_frame_0000000002": {"b1": "polygon point"}}
+    return Fixture("visor", tmp, expected, bad, defects=defects)  # root = parent of GroundTruth-SparseAnnotations
 
 
 def fx_egohos(tmp: Path) -> Fixture:
@@ -376,7 +385,7 @@ def fx_dram(tmp: Path) -> Fixture:
     write_image(tmp / "test" / "expressionism" / "p3.jpg", seed=2)  # no label
     expected = {"realism/p1": {"15": rect(1, 1, 6, 10) | rect(20, 12, 30, 22), "8": rect(8, 14, 14, 20)}}
     return Fixture("dram", tmp, expected, {"expressionism/p2": "VOC", "expressionism/p3": "label"},
-                   ignore={"realism/p1": rect(0, 22, 32, 24)})
+                   void={"realism/p1": rect(0, 22, 32, 24)})
 
 
 def fx_gtea(tmp: Path) -> Fixture:

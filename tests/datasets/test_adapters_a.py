@@ -120,7 +120,8 @@ def test_cityscapes_fixture(tmp_path):
     for iid, (_, crowd) in exp["masks"].items():
         assert by_id(s)[iid].iscrowd == crowd
     assert by_id(s)["26001"].category_id == 26 and by_id(s)["26001"].extra["category"] == "car"
-    np.testing.assert_array_equal(s.ignore_mask(), exp["void"])
+    assert s.ignore is None and s.ignore_mask() is None  # void is plain background unless asked for
+    np.testing.assert_array_equal(s.ignore_mask(include_void=True), exp["void"])
     with pytest.raises(BadSampleError, match="annotation is 32x8, image is 32x16"):
         ds.load_sample(exp["mismatched"])
 
@@ -135,7 +136,7 @@ def test_lvis_fixture(tmp_path, name, version):
     for iid, (_, cat, freq) in expected["1"].items():
         inst = by_id(s1)[iid]
         assert inst.category_id == cat and inst.extra["frequency"] == freq and inst.extra["name"]
-    assert s1.extra["zero_area"] == ["13"]
+    assert [(d["instance_id"], d["reason"]) for d in s1.skipped_annotations()] == [("13", "zero-area mask")]
     assert s1.extra["not_exhaustive_category_ids"] == [2] and s1.extra["neg_category_ids"] == [3]
     s2 = ds.load_sample("2")  # coco_url says train2017
     assert s2.image_path == root / "train2017" / "000000000002.jpg"
@@ -190,7 +191,7 @@ def test_timberseg_fixture(tmp_path):
         assert ds.image_ids() == ["1", "2"]
         for sid, masks in expected.items():
             assert_masks(ds.load_sample(sid), masks)
-    assert ds.load_sample("2").extra["zero_area"] == ["4"]
+    assert [(d["instance_id"], d["reason"]) for d in ds.load_sample("2").skipped_annotations()] == [("4", "zero-area mask")]
     with pytest.raises(DatasetLayoutError, match="original/ not found"):
         build_dataset("timberseg", root, split="original")
 
@@ -247,7 +248,8 @@ def test_manifest_stable_and_seeded(tmp_path):
     root, _ = fx.write_bbbc038(tmp_path)
     ds = build_dataset("bbbc038", root)
     full = build_manifest(ds)
-    assert not full.subsampled and full.entries == {"aaa": ["m1", "m2"], "bbb": ["n1"]} and "ccc" in full.skipped
+    # the zero-area mask "empty" is listed, so a run reports it as a skipped mask with its reason
+    assert not full.subsampled and full.entries == {"aaa": ["m1", "m2", "empty"], "bbb": ["n1"]} and "ccc" in full.skipped
     a = build_manifest(ds, seed=0, max_masks=1, target_masks=1)
     b = build_manifest(build_dataset("bbbc038", root), seed=0, max_masks=1, target_masks=1)
     assert a.subsampled and a.checksum() == b.checksum() and a.entries == b.entries
@@ -308,7 +310,8 @@ def test_real_cityscapes():
     for inst in s.instances:
         assert not (union & inst.mask()).any()  # panoptic: no overlap
         union |= inst.mask()
-    assert (union | s.ignore_mask()).all() and not (union & s.ignore_mask()).any()
+    void = s.ignore_mask(include_void=True)
+    assert (union | void).all() and not (union & void).any()
     assert s.image().shape == (128, 256, 3)
 
 

@@ -75,6 +75,16 @@ def test_fixture_masks_and_bad_samples(name, tmp_path):
             np.testing.assert_array_equal(s.ignore_mask(), fx.ignore[image_id])
         else:
             assert s.ignore is None
+        if image_id in fx.void:
+            np.testing.assert_array_equal(s.ignore_mask(include_void=True), fx.void[image_id])
+        else:
+            assert s.void is None
+    for image_id, words in fx.defects.items():  # only these annotations are skipped, with the reason
+        s = got[image_id]
+        skipped = {d["instance_id"]: d["reason"] for d in s.skipped_annotations()}
+        assert set(skipped) == set(words), (image_id, skipped)
+        for inst_id, word in words.items():
+            assert word.lower() in skipped[inst_id].lower() and "\n" not in skipped[inst_id], (image_id, skipped)
     for image_id, word in fx.bad.items():
         s = got[image_id]
         assert isinstance(s, BadSample), f"{name}: {image_id} should be a BadSample"
@@ -162,7 +172,7 @@ def test_extras_carry_provenance(tmp_path):
     assert vis.root.name == "GroundTruth-SparseAnnotations"
     s = vis.load_sample("P01_01/P01_01_frame_0000000001")
     assert {i.id: i.extra["category"] for i in s.instances} == {"a1": "left hand", "a2": "knife"}
-    assert s.extra == {"subsequence": "P01_01_seq_00001"}
+    assert s.extra["subsequence"] == "P01_01_seq_00001"
 
 
 def test_hypersim_category_and_image_choice(tmp_path):

@@ -29,7 +29,7 @@ def assert_same(a, b) -> None:
         if isinstance(x, BadSample):
             assert x.reason == y.reason
             continue
-        assert (x.height, x.width, x.ignore, x.image_path) == (y.height, y.width, y.ignore, y.image_path)
+        assert (x.height, x.width, x.ignore, x.void, x.image_path) == (y.height, y.width, y.ignore, y.void, y.image_path)
         assert [(i.id, i.rle, i.category_id, i.iscrowd, i.extra) for i in x.instances] == \
                [(i.id, i.rle, i.category_id, i.iscrowd, i.extra) for i in y.instances]
         assert set(x.extra) == set(y.extra)

@@ -66,7 +66,7 @@ def test_verify_counts_and_report(tmp_path):
     assert d["zero_area"] == [{"image_id": "aaa", "instance_id": "empty"}]
     assert (d["paper_images"], d["paper_masks"]) == (227, 10506)
     m = build_manifest(build_dataset("bbbc038", root))
-    assert d["manifest"]["checksum"] == m.checksum() and d["manifest"]["n_masks"] == 3
+    assert d["manifest"]["checksum"] == m.checksum() and d["manifest"]["n_masks"] == 4  # + the zero-area one
     forced = verify_dataset("bbbc038", root, max_masks=1, target_masks=1, seed=3)
     assert forced["manifest"]["subsampled"] and forced["manifest"]["checksum"] == \
         build_manifest(build_dataset("bbbc038", root), seed=3, max_masks=1, target_masks=1).checksum()

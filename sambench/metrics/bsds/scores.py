@@ -73,14 +73,22 @@ def _area_pr(r: np.ndarray, p: np.ndarray, unique: str = "first") -> float:
 
 
 def _recall_at_precision(r: np.ndarray, p: np.ndarray, level: float = 0.5) -> float:
-    """Largest recall on the piecewise-linear PR curve (threshold order) with precision >= level."""
-    cands = [float(x) for x in r[p >= level]]
-    for i in range(1, len(r)):
-        p0, p1 = p[i - 1], p[i]
-        if (p0 - level) * (p1 - level) < 0:
-            d = (level - p0) / (p1 - p0)
-            cands.append(float(r[i - 1] + d * (r[i] - r[i - 1])))
-    return max(cands) if cands else 0.0
+    """R50 as the edge toolbox computes it (Dollar's ``edgesEvalDir``:
+    ``[~,k]=unique(P); R50=interp1(P(k),R(k),max(P(k(1)),.5))``): the curve reduced to its unique
+    precision values (sorted; the first point of each value, as MATLAB's ``unique``), recall linearly
+    interpolated at precision ``max(min P, level)``. NaN where that precision is above every P (the
+    curve never reaches ``level``: undefined, as ``interp1`` outside its range).
+    """
+    p = np.asarray(p, dtype=np.float64)
+    r = np.asarray(r, dtype=np.float64)
+    pu, first = np.unique(p, return_index=True)
+    ru = r[first]
+    x = max(float(pu[0]), level)
+    if x > pu[-1]:
+        return float("nan")
+    if len(pu) == 1:
+        return float(ru[0])
+    return float(np.interp(x, pu, ru))
 
 
 @dataclass
@@ -94,7 +102,8 @@ class BoundaryResult:
             between thresholds as the benchmark does) and where it is reached.
         ois, ois_recall, ois_precision: F of the counts summed at each image's best threshold.
         ap: the benchmark's area under the PR curve.
-        r50: recall at 50 % precision on the (interpolated) dataset curve; 0 if never reached.
+        r50: recall at 50 % precision as the edge toolbox computes it (see ``_recall_at_precision``);
+            NaN when the curve never reaches 50 % precision (``to_dict`` gives None).
         image_best: (N, 4) per image ``[bestT bestR bestP bestF]`` (interpolated).
         counts: the per-image :class:`BoundaryCounts`.
     """
@@ -127,7 +136,7 @@ class BoundaryResult:
             "ods": self.ods,
             "ois": self.ois,
             "ap": self.ap,
-            "r50": self.r50,
+            "r50": None if np.isnan(self.r50) else self.r50,
             "best_threshold": self.ods_threshold,
             "ods_recall": self.ods_recall,
             "ods_precision": self.ods_precision,
@@ -201,8 +210,8 @@ def collect_results(
       summed and multiplied by 0.01.  ``ap_unique`` picks which duplicate-R entry ``unique`` keeps:
       'first' (MATLAB >= R2013a and pyEdgeEval; the default) or 'last' (the pre-2013 MATLAB of the
       original release).  Since R = 0 implies P = 0, the choice rarely matters.
-    * R50 (not in the MATLAB code): recall at 50 % precision on the linearly interpolated
-      dataset curve.
+    * R50 (not in the BSDS MATLAB code; as the edge toolbox's ``edgesEvalDir``): recall
+      interpolated at precision ``max(min P, 0.5)`` over the curve's unique precision values.
 
     Arguments:
         per_image_counts: a mapping image id -> :class:`BoundaryCounts` (rows follow the mapping's

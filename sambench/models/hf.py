@@ -1,0 +1,241 @@
+"""Any Hugging Face checkpoint of the SAM family: ``--model hf --checkpoint DIR_OR_ID``.
+
+The architecture is read from the checkpoint's ``config.json`` (``model_type``):
+
+| model_type | class (transformers >= 5) | processor | family |
+|---|---|---|---|
+| sam | SamModel | SamProcessor | SAM |
+| sam_hq | SamHQModel | SamHQProcessor | HQ-SAM |
+| sam2, sam2_video | Sam2Model | Sam2Processor | SAM 2 / 2.1 |
+| sam3_tracker, sam3_video | Sam3TrackerModel (points, boxes, masks) | Sam3TrackerProcessor | SAM 3 |
+| edgetam, edgetam_video | EdgeTamModel | Sam2Processor | EdgeTAM |
+
+``DIR`` is a ``save_pretrained`` folder (model and processor) and works offline. An ``org/name``
+hub id is fetched with ``huggingface_hub.snapshot_download`` (config, processor, safetensors only)
+and fails in one line when offline (``HF_HUB_OFFLINE=1`` is respected: the local cache only). Only
+``.safetensors`` weights are loaded, never pickled ``.bin`` files; a checkpoint that leaves any
+weight of the class uninitialised is refused. The fingerprint records the model class, the SHA-256
+of the config and processor settings, the SHA-256 of every weight file (and the hub revision).
+The adapters themselves are in ``sambench.models.hf_adapters``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Optional, Tuple
+
+from .base import sha256_file
+from .hf_adapters import make_adapter
+from .extras import MissingExtraError, require
+from .sam import CheckpointError, resolve_device
+
+
+@dataclass(frozen=True)
+class HFArchitecture:
+    """How one ``model_type`` is loaded and named."""
+
+    model_class: str
+    processor_class: str
+    family: str
+    kind: str  # "sam" (SamModel-like decoder API) or "sam2" (multi-level features, Sam2Model-like)
+
+
+HF_ARCHITECTURES: Dict[str, HFArchitecture] = {
+    "sam": HFArchitecture("SamModel", "SamProcessor", "SAM", "sam"),
+    "sam_hq": HFArchitecture("SamHQModel", "SamHQProcessor", "HQ-SAM", "sam"),
+    "sam2": HFArchitecture("Sam2Model", "Sam2Processor", "SAM 2", "sam2"),
+    "sam2_video": HFArchitecture("Sam2Model", "Sam2Processor", "SAM 2", "sam2"),
+    "sam3_tracker": HFArchitecture("Sam3TrackerModel", "Sam3TrackerProcessor", "SAM 3", "sam2"),
+    "sam3_video": HFArchitecture("Sam3TrackerModel", "Sam3TrackerProcessor", "SAM 3", "sam2"),
+    "edgetam": HFArchitecture("EdgeTamModel", "Sam2Processor", "EdgeTAM", "sam2"),
+    "edgetam_video": HFArchitecture("EdgeTamModel", "Sam2Processor", "EdgeTAM", "sam2"),
+}
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+MARKER = "sambench.json"  # written beside tiny random folders: {"weights": "untrained", ...}
+
+
+def import_transformers():
+    """transformers >= 5, or MissingExtraError naming ``pip install 'sambench[hf]'``."""
+    tf = require("transformers", "hf")
+    if int(tf.__version__.split(".")[0]) < 5:
+        raise MissingExtraError(f"transformers {tf.__version__} is too old for the SAM family classes (>= 5 needed); "
+                                f"run: pip install 'sambench[hf]'")
+    return tf
+
+
+def hub_offline() -> bool:
+    """True when HF_HUB_OFFLINE asks for the local cache only."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+
+
+def resolve_checkpoint(checkpoint: str, revision: Optional[str] = None) -> Tuple[Path, Optional[str], Optional[str]]:
+    """A local folder for ``checkpoint`` (a folder, or a hub id fetched into the HF cache).
+
+    Returns:
+      (folder, hub id or None, hub revision (commit) or None).
+    Raises:
+      CheckpointError (one line): not a folder, no such hub id, offline without a cached copy.
+    """
+    path = Path(checkpoint).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise CheckpointError(f"{path}: --model hf takes a save_pretrained folder (config.json + *.safetensors) "
+                                  f"or a hub id, not a file")
+        return path, None, None
+    if not HUB_ID.match(checkpoint):
+        raise CheckpointError(f"{checkpoint}: no such folder, and not a hub id (org/name)")
+    from huggingface_hub import snapshot_download
+
+    offline = hub_offline()
+    try:
+        folder = snapshot_download(checkpoint, revision=revision, local_files_only=offline,
+                                   cache_dir=os.environ.get("HF_HUB_CACHE") or None,  # read now, not at import
+                                   allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model"])
+    except Exception as exc:  # offline, unknown repo, gated, network: one line each
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if offline:
+            raise CheckpointError(f"{checkpoint}: not in the local Hugging Face cache and HF_HUB_OFFLINE is set "
+                                  f"(download it once online, or pass a save_pretrained folder)") from exc
+        raise CheckpointError(f"{checkpoint}: could not fetch from the Hugging Face hub ({type(exc).__name__}: "
+                              f"{reason[:160]}); pass a local save_pretrained folder, or set HF_HUB_OFFLINE=1 "
+                              f"to use the local cache") from exc
+    folder = Path(folder)
+    return folder, checkpoint, folder.name  # snapshot folders are named by their commit
+
+
+def read_model_type(folder: Path) -> Tuple[str, dict]:
+    """``model_type`` of ``folder/config.json`` and the raw config; CheckpointError if absent or unsupported."""
+    cfg = folder / "config.json"
+    if not cfg.is_file():
+        raise CheckpointError(f"{folder}: no config.json (expected a save_pretrained folder)")
+    try:
+        raw = json.loads(cfg.read_text())
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{cfg}: not valid JSON ({exc.msg}, line {exc.lineno})") from exc
+    model_type = raw.get("model_type")
+    if model_type == "sam3":
+        raise CheckpointError(f"{cfg}: model_type 'sam3' is SAM 3's concept (text) model; point and box prompts "
+                              f"run on its tracker: a sam3_tracker or sam3_video checkpoint (Sam3TrackerModel)")
+    if model_type not in HF_ARCHITECTURES:
+        raise CheckpointError(f"{cfg}: model_type '{model_type}' is not a SAM-family image model sambench loads "
+                              f"(known: {', '.join(HF_ARCHITECTURES)})")
+    return model_type, raw
+
+
+def weight_digests(folder: Path) -> Dict[str, str]:
+    """SHA-256 of every .safetensors file of ``folder``; CheckpointError when there is none."""
+    files = sorted(folder.glob("*.safetensors"))
+    if not files:
+        pickles = sorted(p.name for p in folder.glob("*.bin"))
+        extra = f" ({', '.join(pickles)} are pickles, which sambench does not load)" if pickles else ""
+        raise CheckpointError(f"{folder}: no .safetensors weights{extra}")
+    return {p.name: sha256_file(p) for p in files}
+
+
+def combined_digest(digests: Dict[str, str]) -> str:
+    """One SHA-256 for a set of weight files: the single file's own digest, else a digest of the sorted list."""
+    if len(digests) == 1:
+        return next(iter(digests.values()))
+    text = "".join(f"{name}:{digest}\n" for name, digest in sorted(digests.items()))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def describe_size(model_type: str, config) -> str:
+    """The released size a config matches ("ViT-H", "Hiera-L", ...) or a short description of its widths."""
+    if model_type in ("sam", "sam_hq"):
+        v = config.vision_config
+        return {(768, 12): "ViT-B", (1024, 24): "ViT-L", (1280, 32): "ViT-H"}.get(
+            (v.hidden_size, v.num_hidden_layers), f"ViT {v.hidden_size}d/{v.num_hidden_layers}L")
+    if model_type in ("sam2", "sam2_video"):
+        b = config.vision_config.backbone_config
+        return {(96, (1, 2, 7, 2)): "Hiera-T", (96, (1, 2, 11, 2)): "Hiera-S", (112, (2, 3, 16, 3)): "Hiera-B+",
+                (144, (2, 6, 36, 4)): "Hiera-L"}.get((b.hidden_size, tuple(b.blocks_per_stage)),
+                                                     f"Hiera {b.hidden_size}d/{sum(b.blocks_per_stage)}L")
+    if model_type.startswith("sam3"):
+        return "tracker"
+    backbone = getattr(config.vision_config.backbone_config, "architecture", None) or "?"
+    return {"repvit_m1": "RepViT-M1"}.get(backbone, backbone)
+
+
+def describe_family(arch: HFArchitecture, checkpoint_name: str) -> str:
+    """"SAM 2.1" when the checkpoint's name says so (the config does not tell SAM 2 from 2.1)."""
+    if arch.family == "SAM 2" and re.search(r"2\.1|2p1|2_1", checkpoint_name):
+        return "SAM 2.1"
+    return arch.family
+
+
+def load_hf_model(folder: Path, model_type: str, device):
+    """The model class of ``model_type`` from ``folder`` (safetensors only), every weight accounted for."""
+    tf = import_transformers()
+    arch = HF_ARCHITECTURES[model_type]
+    cls = getattr(tf, arch.model_class)
+    weight_digests(folder)  # refuses folders without safetensors before transformers looks at them
+    progress = tf.utils.logging.is_progress_bar_enabled()
+    tf.utils.logging.disable_progress_bar()  # no per-load progress bars in a run's output
+    try:
+        model, info = cls.from_pretrained(folder, use_safetensors=True, output_loading_info=True)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{folder}: {arch.model_class} could not load it ({first[:200]})") from exc
+    finally:
+        if progress:
+            tf.utils.logging.enable_progress_bar()
+    missing = list(info.get("missing_keys") or [])
+    mismatched = list(info.get("mismatched_keys") or [])
+    if missing or mismatched:
+        eg = ", ".join([str(k) for k in (missing + mismatched)[:3]])
+        raise CheckpointError(f"{folder}: {len(missing)} weights of {arch.model_class} are missing and "
+                              f"{len(mismatched)} have another shape (e.g. {eg}); refusing to run with "
+                              f"random weights in their place")
+    try:
+        processor = getattr(tf, arch.processor_class).from_pretrained(folder)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{folder}: no usable processor settings (preprocessor_config.json); save the "
+                              f"processor too: processor.save_pretrained(DIR)") from exc
+    return model.to(device).eval(), processor
+
+
+def read_marker(folder: Path) -> dict:
+    """The ``sambench.json`` a tiny random folder carries ({} for real checkpoints)."""
+    marker = folder / MARKER
+    if not marker.is_file():
+        return {}
+    try:
+        return json.loads(marker.read_text())
+    except json.JSONDecodeError:
+        return {}
+
+
+def build_hf(checkpoint: Optional[str] = None, device: Optional[str] = None, download: bool = False,
+             revision: Optional[str] = None, encoder_batch_size: int = 4, hq_token_only: bool = False):
+    """``--model hf``: a SAM-family Hugging Face checkpoint (a save_pretrained folder or a hub id).
+
+    Arguments:
+      checkpoint: folder or ``org/name`` hub id.
+      revision: hub revision (branch, tag or commit) for a hub id.
+      encoder_batch_size: images per vision-encoder forward.
+      hq_token_only: SamHQModel only: return the HQ token's mask alone (default: SAM's mask + HQ's).
+    Raises:
+      CheckpointError or MissingExtraError, one line each.
+    """
+    if not checkpoint:
+        raise CheckpointError("--model hf needs --checkpoint DIR_OR_ID (a save_pretrained folder, or a hub id "
+                              "such as facebook/sam2.1-hiera-large)")
+    folder, hub_id, hub_revision = resolve_checkpoint(str(checkpoint), revision)
+    model_type, _ = read_model_type(folder)
+    model, processor = load_hf_model(folder, model_type, resolve_device(device))
+    digests = weight_digests(folder)
+    marker = read_marker(folder)
+    name_hint = hub_id or folder.name
+    provenance = {"checkpoint": hub_id or str(folder), "hub_revision": hub_revision, "weight_files": digests,
+                  "checkpoint_sha256": combined_digest(digests)}
+    arch = HF_ARCHITECTURES[model_type]
+    return make_adapter(model, processor, model_type, name="hf", weights=marker.get("weights", "trained"),
+                        family=describe_family(arch, name_hint), size=describe_size(model_type, model.config),
+                        checkpoint_tag=name_hint, provenance=provenance,
+                        encoder_batch_size=int(encoder_batch_size), hq_token_only=bool(hq_token_only))
