@@ -90,7 +90,7 @@ def test_point_records_identical_with_and_without_the_optimisations(tmp_path, de
     outs = {}
     for name, host, workers in (("reference", True, 1), ("fast", False, 3)):
         outs[name] = tmp_path / name
-        task = PointTask(points=[1, 2, 3], mask_input=True, host_scoring=host)
+        task = PointTask(points=[1, 2, 3], mask_input=True, host_scoring=host, save_masks="reported")
         run_task(task, model, [DatasetRun(ds, manifest)], outs[name], progress=False, report=False,
                  loader_workers=workers)
     assert _records(outs["fast"]) == _records(outs["reference"])
@@ -130,9 +130,11 @@ def _sample_with_ignore():
     ignore[:, 24:28] = True  # a band through the first object
     ignore[12:14, :] = True
     image = (np.random.default_rng(1).random((h, w, 3)) * 255).astype(np.uint8)
+    void = np.zeros((h, w), bool)
+    void[30:, :] = True  # void pixels: excluded only with ignore_void
     insts = [Instance(id="a", rle=mask_utils.encode(a)), Instance(id="b", rle=mask_utils.encode(b))]
     return Sample(image_id="s", height=h, width=w, instances=insts, loader=lambda: image,
-                  ignore=mask_utils.encode(ignore))
+                  ignore=mask_utils.encode(ignore), void=mask_utils.encode(void))
 
 
 @pytest.mark.parametrize("model_name,args", [("sam-tiny", {}), ("oracle", {"keep": 0.7})])
@@ -140,11 +142,15 @@ def test_device_scoring_excludes_ignore_pixels_exactly_as_the_host_path(model_na
     sample = _sample_with_ignore()
     model = build_model(model_name, **args)
     emb = model.encode(sample.image(), sample)
-    rows = {}
-    for host in (True, False):
-        task = PointTask(points=[1, 2, 3, 5], first_point_mode="random", host_scoring=host, max_batch=1)
-        rows[host] = task.process(model, sample, emb, sample.instances, seed=4, dataset="x")
-    assert rows[True] == rows[False] and len(rows[True]) == 2 * 5
+    for void in (False, True):
+        rows = {}
+        for host in (True, False):
+            task = PointTask(points=[1, 2, 3, 5], first_point_mode="random", host_scoring=host, max_batch=1,
+                             save_masks="reported", ignore_void=void)
+            rows[host] = task.process(model, sample, emb, sample.instances, seed=4, dataset="x")
+        assert rows[True] == rows[False] and len(rows[True]) == 2 * 5
+        assert sum(bool(r["pred_rle"]) for r in rows[False]) == sum(not r["no_error"] and r["n_clicks"] != 4
+                                                                   for r in rows[False])
 
 
 # ---------------------------------------------------------------------------------------------
