@@ -14,6 +14,7 @@ from sambench.data import Instance, Sample
 from sambench.models.base import ImageEmbedding, PromptableModel
 from sambench.registry import Registry
 from sambench.reporting import RunInfo
+from sambench.timing import NullTimer, StageTimer
 
 TASKS: Registry = Registry("task", entry_point_group="sambench.tasks")
 
@@ -31,6 +32,7 @@ class Task:
     needs_instances: bool = True  # False: images without ground-truth masks are processed too (detections)
     needs_annotation_file: bool = False  # True: scored by COCO/LVIS evaluators, the dataset must have a json
     run_dir = None  # the run folder, set by the runner before process/summarize
+    timer: StageTimer = NullTimer()  # the runner's stage timer: ``with self.timer.stage("decoder"): ...``
     bookkeeping = ["dataset", "dataset_index", "image_id", "image_index", "row_index"]
 
     @classmethod

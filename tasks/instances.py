@@ -43,7 +43,6 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
-import torch
 
 from sambench.metrics import coco_eval
 from sambench import masks as mask_utils
@@ -302,6 +301,8 @@ class InstancesTask(Task):
     def _decode(self, model: PromptableModel, embedding: ImageEmbedding, boxes: np.ndarray,
                 targets: Optional[List[str]]) -> Tuple[np.ndarray, np.ndarray]:
         """Masks (B, H, W) bool and predicted IoU (B,) for xyxy ``boxes``, chunked by max_batch."""
+        import torch  # here, not at import: reading results (sambench report) needs no torch
+
         h, w = embedding.original_size
         n = len(boxes)
         step = self.max_batch or max(n, 1)

@@ -10,6 +10,12 @@ only): the best of the multimask outputs against the ground truth. The mask chos
 the one the next click corrects; feeding its low-res logits back as a mask prompt is an option
 (``mask_input``), off by default. IoU at the original resolution, ignore pixels excluded.
 Optionally NoC@85/90 with up to 20 clicks (RITM).
+
+Cost: the decoder's outputs stay on the model's device; thresholding, the pick and the IoU of
+every output against the ground truth happen there, and only the chosen mask comes back to the
+host (as bool) for the next click. The stages (decoder, prompt simulation, metric) are timed
+through ``Task.timer``. ``host_scoring=True`` runs the straightforward host path instead; the
+records are identical (tested).
 """
 
 from __future__ import annotations
@@ -20,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from sambench import masks as mask_utils
 from sambench.data import Instance, Sample
@@ -37,6 +42,34 @@ from .base import TASKS, Task, skip_summary
 DEFAULT_POINTS = (1, 2, 3, 5, 9)
 NOC_MAX_CLICKS = 20
 NOC_THRESHOLDS = (0.85, 0.90)
+
+
+class _DeviceTruth:
+    """An image's ground-truth masks (and valid pixels) on the decoder's device, to score outputs there.
+
+    ``iou`` gives what ``sambench.masks.batch_iou`` gives on the host: integer pixel counts, ignore
+    pixels excluded, divided in float64 (1.0 when the union is empty), so the values are identical.
+    """
+
+    def __init__(self, gts: Sequence[np.ndarray], ignore: Optional[np.ndarray], device):
+        import torch
+
+        self.gts = torch.from_numpy(np.stack(gts)).to(device) if len(gts) else None
+        self.valid = None if ignore is None else torch.from_numpy(~ignore).to(device)
+
+    def iou(self, masks: torch.Tensor, rows: Sequence[int]) -> np.ndarray:
+        """IoU of masks (b, K, H, W) bool with the ground truth ``rows`` (b,); (b, K) float64."""
+        import torch
+
+        gt = self.gts.to(masks.device)[torch.as_tensor(list(rows), device=masks.device)][:, None]
+        if self.valid is not None:
+            valid = self.valid.to(masks.device)
+            masks, gt = masks & valid, gt & valid
+        inter = (masks & gt).sum(dim=(-2, -1))
+        union = (masks | gt).sum(dim=(-2, -1))
+        out = torch.where(union > 0, inter.double() / union.clamp(min=1).double(),
+                          torch.ones((), dtype=torch.float64, device=masks.device))
+        return out.cpu().numpy()
 
 
 def noc(ious: Sequence[float], threshold: float, max_clicks: int = NOC_MAX_CLICKS) -> int:
@@ -63,6 +96,7 @@ class PointTask(Task):
       ignore_void: exclude the dataset's void pixels (``Sample.void``: Cityscapes, DRAM) from IoU and
         clicks; default False: plain per-mask IoU, as the paper states. A dataset's own ignore rule
         (GrabCut's 128 band, ``Sample.ignore``) always applies.
+      host_scoring: move every output to the host and score with numpy (the reference path).
     """
 
     name = "point"
@@ -73,7 +107,7 @@ class PointTask(Task):
 
     def __init__(self, points: Sequence[int] = DEFAULT_POINTS, first_point_mode: str = "center",
                  mask_input: bool = False, compute_noc: bool = False, max_batch: int = 64,
-                 save_masks: str = "first", ignore_void: bool = False):
+                 save_masks: str = "first", ignore_void: bool = False, host_scoring: bool = False):
         points = sorted(set(int(p) for p in points))
         if not points or points[0] < 1:
             raise ValueError(f"points must be positive click counts, got {points}")
@@ -88,6 +122,7 @@ class PointTask(Task):
             raise ValueError(f"--save-masks '{save_masks}': expected one of {', '.join(self.SAVE_MASKS)}")
         self.mask_counts = {"first": {1}, "reported": set(points), "none": set()}[save_masks]
         self.ignore_void = bool(ignore_void)
+        self.host_scoring = bool(host_scoring)
         self.max_clicks = max(points + ([NOC_MAX_CLICKS] if compute_noc else []))
 
     @classmethod
@@ -149,7 +184,10 @@ class PointTask(Task):
             raise UnsupportedPromptError(f"model '{model.name}' takes no mask input; drop --mask-input")
 
     def _decode(self, model, embedding, prompts: PromptBatch, multimask: bool):
-        """Decode in chunks of max_batch; returns (masks B,K,H,W bool, pred_iou B,K, low_res or None)."""
+        """Reference path (``host_scoring``): every mask to the host. Returns (masks B,K,H,W bool,
+        pred_iou B,K, low_res or None)."""
+        import torch
+
         masks, ious, lows = [], [], []
         for start in range(0, len(prompts), self.max_batch):
             pred = model.decode(embedding, prompts.select(slice(start, start + self.max_batch)), multimask)
@@ -159,8 +197,111 @@ class PointTask(Task):
         low = None if any(x is None for x in lows) else torch.cat(lows)
         return np.concatenate(masks), np.concatenate(ious), low
 
+    def _decode_and_score(self, model, embedding, prompts: PromptBatch, multimask: bool, gts: "_DeviceTruth",
+                          rows: Sequence[int]):
+        """Decode, threshold, pick and score on the model's device; only what the next click needs comes back.
+
+        Arguments:
+          gts: the image's ground truth on the device; ``rows`` the ground-truth index of each prompt set.
+        Returns:
+          chosen masks (B, H, W) bool numpy (the highest predicted IoU with multimask, else the only
+          one), IoU of every output (B, K) float64 numpy, predicted IoU (B, K) float32 numpy, the
+          pick (B,) int, and the chosen low-res logits (B, 1, h, w) on the device, or None.
+        """
+        import torch
+
+        timer = self.timer
+        chosen, ious, pred_ious, picks, lows = [], [], [], [], []
+        for start in range(0, len(prompts), self.max_batch):
+            with timer.stage("decoder"):
+                pred = model.decode(embedding, prompts.select(slice(start, start + self.max_batch)), multimask)
+                masks, low_res, piou = pred.logits > model.mask_threshold, pred.low_res_logits, pred.iou_predictions
+                del pred  # the full-resolution logits go now, before the next chunk's are made
+                piou = piou.float().cpu().numpy()
+                # the pick on the host, from the small (b, K) array: numpy's first-maximum rule, as before
+                pick = np.argmax(piou, axis=1) if multimask else np.zeros(len(piou), dtype=np.int64)
+                index = torch.as_tensor(pick, device=masks.device)
+                span = torch.arange(len(pick), device=masks.device)
+            with timer.stage("metric"):
+                ious.append(gts.iou(masks, rows[start:start + len(pick)]))
+            with timer.stage("decoder"):
+                chosen.append(masks[span, index].cpu().numpy())
+                if low_res is not None:
+                    lows.append(low_res[span, index][:, None])
+                del masks
+            pred_ious.append(piou)
+            picks.append(pick)
+        low = torch.cat(lows) if len(lows) == len(chosen) and lows else None
+        return np.concatenate(chosen), np.concatenate(ious), np.concatenate(pred_ious), np.concatenate(picks), low
+
     def process(self, model: PromptableModel, sample: Sample, embedding: ImageEmbedding,
                 instances: Sequence[Instance], seed: int, dataset: str) -> List[Dict]:
+        import torch  # here, not at import: reading results (sambench report) needs no torch
+
+        if self.host_scoring:
+            return self._process_on_host(model, sample, embedding, instances, seed, dataset)
+        timer = self.timer
+        with timer.stage("metric"):
+            gts = [inst.mask() for inst in instances]
+            ignore = sample.ignore_mask(include_void=self.ignore_void)
+            truth = _DeviceTruth(gts, ignore, model.device)
+        n = len(instances)
+        with timer.stage("prompts"):
+            clicks: List[List[Click]] = []
+            for inst, gt in zip(instances, gts):
+                rng = np.random.default_rng(stable_seed(seed, dataset, sample.image_id, inst.id))
+                clicks.append([first_point(gt, self.first_point_mode, rng)])
+        targets = [inst.id for inst in instances]
+        multimask = model.capabilities.multimask
+        rows: List[Dict] = []
+        current = [None] * n  # chosen mask per instance (host, bool)
+        low_res: List[Optional[torch.Tensor]] = [None] * n  # chosen low-res logits (device)
+        active = list(range(n))
+        last_iou = [0.0] * n
+        last_pred_iou = [float("nan")] * n
+        for k in range(1, self.max_clicks + 1):
+            if k > 1:
+                with timer.stage("prompts"):
+                    still, was_active = [], set(active)
+                    for b in range(n):
+                        c = next_click(gts[b], current[b], clicks[b], ignore) if b in was_active else None
+                        if c is None:  # no error left: the mask stands for every later count
+                            rows.append(self._row(instances[b], k, None, last_iou[b], None, last_pred_iou[b], True))
+                        else:
+                            clicks[b].append(c)
+                            still.append(b)
+                    active = still
+                if not active:
+                    continue
+            coords = np.array([[[c.x, c.y] for c in clicks[b]] for b in active], dtype=np.float64)
+            labels = np.array([[1 if c.positive else 0 for c in clicks[b]] for b in active], dtype=np.int64)
+            mask_in = None
+            if self.mask_input and k > 1:
+                mask_in = torch.stack([low_res[b] for b in active])
+            prompts = PromptBatch(point_coords=coords, point_labels=labels, mask_input=mask_in,
+                                  targets=[targets[b] for b in active])
+            use_multi = multimask and k == 1
+            timer.count("prompts", len(active))
+            chosen, ious, pred_ious, picks, low = self._decode_and_score(model, embedding, prompts, use_multi,
+                                                                          truth, active)
+            for j, b in enumerate(active):
+                pick = int(picks[j])
+                current[b] = chosen[j]
+                if low is not None:
+                    low_res[b] = low[j]
+                last_iou[b] = float(ious[j, pick])
+                last_pred_iou[b] = float(pred_ious[j, pick])
+                oracle = float(ious[j].max()) if k == 1 else None
+                rle = mask_utils.encode(current[b]) if k in self.mask_counts else None
+                rows.append(self._row(instances[b], k, clicks[b][-1], last_iou[b], oracle, last_pred_iou[b], False, rle))
+        return rows
+
+    def _process_on_host(self, model: PromptableModel, sample: Sample, embedding: ImageEmbedding,
+                         instances: Sequence[Instance], seed: int, dataset: str) -> List[Dict]:
+        """The straightforward path (``host_scoring=True``): all outputs to the host, IoU with numpy.
+        Kept as the reference the device path is tested against (identical records)."""
+        import torch
+
         gts = [inst.mask() for inst in instances]
         ignore = sample.ignore_mask(include_void=self.ignore_void)
         n = len(instances)

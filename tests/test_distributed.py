@@ -39,5 +39,8 @@ def test_two_ranks_merge_to_the_single_process_result(tmp_path, demo_root):
     a = (tmp_path / "single" / "summary.json").read_text()
     b = (tmp_path / "dist" / "summary.json").read_text()
     import json
-    strip = lambda s: {k: v for k, v in json.loads(s).items() if k not in ("run", "model")}  # noqa: E731
+    strip = lambda s: {k: v for k, v in json.loads(s).items() if k not in ("run", "model", "timing")}  # noqa: E731
     assert strip(a) == strip(b)
+    timing = json.loads(b)["timing"]  # measurements, not results: each rank's session, and their sum
+    assert set(timing["sessions"]) == {"0", "1"}
+    assert timing["total"]["counters"]["images"] == sum(s[0]["counters"]["images"] for s in timing["sessions"].values())

@@ -96,3 +96,75 @@ def test_clicked_pixels_are_excluded_and_no_error_gives_none():
     second = next_click(gt, pred, clicked=[first])
     assert second != first and second.positive and gt[second.y, second.x]
     assert next_click(gt, gt.copy()) is None
+
+
+# ---------------------------------------------------------------------------------------------
+# the bounding-box distance transform gives exactly the clicks of the whole-image transform
+# ---------------------------------------------------------------------------------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis.extra.numpy import arrays  # noqa: E402
+from scipy.ndimage import distance_transform_edt  # noqa: E402
+
+from sambench.prompts import border_distance  # noqa: E402
+
+
+def whole_image_distance(region):
+    """Reference: the transform over the whole image, the border padded as outside."""
+    padded = np.pad(region.astype(bool), 1, mode="constant", constant_values=False)
+    return distance_transform_edt(padded)[1:-1, 1:-1]
+
+
+def whole_image_next_click(gt, pred, clicked, ignore):
+    """Reference RITM rule written directly on whole-image transforms (the protocol as stated)."""
+    fn, fp = gt & ~pred, ~gt & pred
+    if ignore is not None:
+        fn, fp = fn & ~ignore, fp & ~ignore
+    if not fn.any() and not fp.any():
+        return None
+    fn_dt, fp_dt = whole_image_distance(fn), whole_image_distance(fp)
+    for c in clicked:
+        fn_dt[c.y, c.x] = fp_dt[c.y, c.x] = 0.0
+    if fn_dt.max() == 0 and fp_dt.max() == 0:
+        return None
+    positive = bool(fn_dt.max() > fp_dt.max())
+    y, x = divmod(int(np.argmax(fn_dt if positive else fp_dt)), gt.shape[1])
+    return Click(x=x, y=y, positive=positive)
+
+
+shapes = st.tuples(st.integers(1, 24), st.integers(1, 24))
+
+
+@st.composite
+def blobby_masks(draw, shape):
+    """Random masks: unions of rectangles (large interiors, ties) or noise (thin, many components)."""
+    h, w = shape
+    if draw(st.booleans()):
+        return draw(arrays(np.bool_, (h, w)))
+    m = np.zeros((h, w), bool)
+    for _ in range(draw(st.integers(0, 4))):
+        y0, x0 = draw(st.integers(0, h - 1)), draw(st.integers(0, w - 1))
+        m[y0:y0 + draw(st.integers(1, h)), x0:x0 + draw(st.integers(1, w))] = True
+    return m
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), shape=shapes)
+def test_box_distance_equals_whole_image_distance(data, shape):
+    region = data.draw(blobby_masks(shape))
+    assert np.array_equal(border_distance(region), whole_image_distance(region))
+    if region.any():
+        y, x = divmod(int(np.argmax(whole_image_distance(region))), shape[1])
+        assert first_point(region) == Click(x=x, y=y, positive=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), shape=shapes)
+def test_next_click_equals_the_whole_image_rule(data, shape):
+    gt = data.draw(blobby_masks(shape))
+    pred = data.draw(blobby_masks(shape))
+    ignore = data.draw(st.one_of(st.none(), blobby_masks(shape)))
+    h, w = shape
+    clicked = [Click(x=data.draw(st.integers(0, w - 1)), y=data.draw(st.integers(0, h - 1)), positive=True)
+               for _ in range(data.draw(st.integers(0, 3)))]
+    assert next_click(gt, pred, clicked, ignore) == whole_image_next_click(gt, pred, clicked, ignore)

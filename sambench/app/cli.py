@@ -147,6 +147,10 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-skipped", type=float, default=0.5,
                    help="fail when more than this fraction of a dataset's images is skipped (unreadable, missing); "
                         "a dataset with every image skipped always fails (default 0.5)")
+    s = p.add_argument_group("speed (recorded in config.json; --compile and --sdpa change float rounding)")
+    s.add_argument("--compile", action="store_true", help="torch.compile the image encoder")
+    s.add_argument("--sdpa", action="store_true", help="fused attention kernels (scaled_dot_product_attention)")
+    s.add_argument("--loader-workers", type=int, default=2, help="threads decoding images ahead (default 2)")
 
 
 def build_datasets(args, subsample: bool = True, keep_empty: bool = False) -> list:
@@ -250,10 +254,13 @@ def cmd_run(args) -> int:
                                  f"with COCO/LVIS evaluators (use coco, coco2017 or lvis)")
     datasets = build_datasets(args, subsample=task.subsample, keep_empty=not task.needs_instances)
     model = build_model_from_args(args)
+    from sambench.app.speed import apply_speed_options
+
+    apply_speed_options(model, compile=args.compile, sdpa=args.sdpa, images_per_batch=args.images_per_batch)
     summary = run_task(task, model, datasets, Path(args.out), seed=args.seed, resume=args.resume,
                        images_per_batch=args.images_per_batch, progress=not args.no_progress,
                        embedding_cache=Path(args.embedding_cache) if args.embedding_cache else None,
-                       max_skipped=args.max_skipped)
+                       max_skipped=args.max_skipped, loader_workers=args.loader_workers)
     if summary is not None:
         print(f"run folder: {args.out}  (summary.json, report.md, tables/, plots/)")
         for d in datasets:

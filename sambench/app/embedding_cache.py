@@ -33,6 +33,10 @@ def model_signature(model: PromptableModel) -> str:
     versions = package_versions()
     fp["versions"] = {k: versions.get(k) for k in ("torch", "segment-anything")}
     fp["device_type"] = torch.device(getattr(model, "device", "cpu")).type
+    hook = getattr(model, "speed_settings", None)  # knobs that change the encoder's rounding
+    if callable(hook):
+        knobs = hook()
+        fp["numerics"] = {k: knobs.get(k) for k in ("dtype", "attention", "compiled_encoder") if k in knobs}
     return hashlib.sha256(json.dumps(fp, sort_keys=True, default=str).encode()).hexdigest()
 
 

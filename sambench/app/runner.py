@@ -22,8 +22,11 @@ from tqdm import tqdm
 from sambench import __version__
 from sambench.data import BadSampleError, Sample
 from sambench.models.base import PromptableModel
+from sambench.timing import StageTimer, format_timing
 from sambench.app.store import RunFolder, RunFolderError, command_line, device_info, now_iso, package_versions
 from sambench.app.summary import comparable_keys, summarize_run
+from sambench.app.speed import (accelerator_sync, show_rate, speed_settings, timed_call, timed_loads, tune_allocator,
+                                write_timing)
 
 
 @dataclass
@@ -160,7 +163,8 @@ def _check_done(datasets: Sequence[DatasetRun], folder: RunFolder, max_skipped: 
 
 def run_task(task, model: PromptableModel, datasets: Sequence[DatasetRun], out: Path, seed: int = 0,
              resume: bool = False, images_per_batch: int = 1, progress: bool = True, report: bool = True,
-             embedding_cache: Optional[Path] = None, max_skipped: float = DEFAULT_MAX_SKIPPED) -> Optional[dict]:
+             embedding_cache: Optional[Path] = None, max_skipped: float = DEFAULT_MAX_SKIPPED,
+             loader_workers: int = 2) -> Optional[dict]:
     """Run ``task`` with ``model`` on ``datasets``, writing the run folder ``out``.
 
     Arguments:
@@ -168,6 +172,11 @@ def run_task(task, model: PromptableModel, datasets: Sequence[DatasetRun], out: 
       max_skipped: fail (EmptyEvaluationError, before any model call when the manifest shows it, else
         after the run, with the summary written) when more than this fraction of a dataset's images,
         or all of them, are skipped.
+      loader_workers: threads reading and decoding images ahead of the model.
+
+    Where the time went (``sambench.timing``: stages read, encoder, task stages, write; images/s,
+    prompts/s, peak memory) is appended to ``records/timing-rank<R>.jsonl``, summarised in
+    ``summary.json["timing"]`` and printed as one line at the end.
 
     Returns:
       the summary (rank 0), or None on other ranks.
@@ -179,6 +188,10 @@ def run_task(task, model: PromptableModel, datasets: Sequence[DatasetRun], out: 
     folder = RunFolder(out, rank=rank)
     task.run_dir = Path(out)
     config = build_config(task, model, datasets, seed, world)
+    if str(getattr(model, "device", "cpu")) == "cpu":
+        tune_allocator()  # glibc: reuse freed memory instead of page-faulting it back (sambench.app.speed)
+    settings = speed_settings(task, model, images_per_batch, loader_workers)
+    config["speed"] = settings
     task.check_model(model)
     existed = folder.exists()
     barrier(world)  # every process has looked before rank 0 writes the config
@@ -220,19 +233,25 @@ def run_task(task, model: PromptableModel, datasets: Sequence[DatasetRun], out: 
         from sambench.app.embedding_cache import EmbeddingCache
 
         encoder = EmbeddingCache(embedding_cache, model)
+    timer = task.timer = StageTimer(sync=accelerator_sync(model))
     bar = tqdm(total=len(todo), desc=f"{task.name} [{model.label()}]", disable=not progress, unit="img")
-    with ThreadPoolExecutor(max_workers=2) as pool:  # image decoding overlaps the model
+    with ThreadPoolExecutor(max_workers=max(1, loader_workers)) as pool:  # image decoding overlaps the model
         batch: list = []
-        for entry in prefetch(pool, load, todo, ahead=max(2, 2 * images_per_batch)):
+        ahead = max(2, 2 * images_per_batch, loader_workers)
+        for entry in timed_loads(prefetch(pool, timed_call(load), todo, ahead=ahead), timer):
             batch.append(entry)
             if len(batch) >= images_per_batch:
-                _process_batch(task, model, encoder, datasets, folder, batch, seed)
+                _process_batch(task, model, encoder, datasets, folder, batch, seed, timer)
                 bar.update(len(batch))
+                show_rate(bar, timer)
                 batch = []
         if batch:
-            _process_batch(task, model, encoder, datasets, folder, batch, seed)
+            _process_batch(task, model, encoder, datasets, folder, batch, seed, timer)
             bar.update(len(batch))
     bar.close()
+    timing = timer.report(extra={"rank": rank, "settings": settings, "resumed": bool(existed)})
+    write_timing(out, rank, timing)
+    print(("" if world == 1 else f"[rank {rank}] ") + format_timing(timing), flush=True)
 
     barrier(world)
     if rank != 0:
@@ -257,25 +276,32 @@ def prefetch(pool: ThreadPoolExecutor, fn, items, ahead: int):
         yield pending.popleft().result()
 
 
-def _process_batch(task, model, encoder, datasets, folder: RunFolder, batch, seed: int) -> None:
+def _process_batch(task, model, encoder, datasets, folder: RunFolder, batch, seed: int,
+                   timer: Optional[StageTimer] = None) -> None:
+    timer = timer or StageTimer()
     ready = []
     for (di, ii, image_id, inst_ids), sample, image, error in batch:
         name = datasets[di].adapter.name
         if error is not None:
-            folder.append_image(name, image_id, [], status="skipped", reason=error,
-                                extra={"n_masks_skipped": len(inst_ids)})
+            with timer.stage("write"):
+                folder.append_image(name, image_id, [], status="skipped", reason=error,
+                                    extra={"n_masks_skipped": len(inst_ids)})
             continue
         instances, skipped = validate_instances(sample, inst_ids)
         ready.append((di, ii, image_id, sample, image, instances, skipped))
     if not ready:
         return
-    embeddings = encoder.encode_batch([r[4] for r in ready], [r[3] for r in ready])
+    with timer.stage("encoder"):
+        embeddings = encoder.encode_batch([r[4] for r in ready], [r[3] for r in ready])
+    timer.count("images", len(ready))
     for (di, ii, image_id, sample, image, instances, skipped), emb in zip(ready, embeddings):
         name = datasets[di].adapter.name
-        rows = task.process(model, sample, emb, instances, seed=seed, dataset=name) \
-            if instances or not task.needs_instances else []
+        with timer.stage("task"):  # what the task does not time as its own stages
+            rows = task.process(model, sample, emb, instances, seed=seed, dataset=name) \
+                if instances or not task.needs_instances else []
         for row_index, r in enumerate(rows):
             r.update({"dataset": name, "dataset_index": di, "image_id": image_id, "image_index": ii,
                       "row_index": row_index})
-        folder.append_image(name, image_id, rows, status="ok",
-                            extra={"skipped_masks": skipped} if skipped else None)
+        with timer.stage("write"):
+            folder.append_image(name, image_id, rows, status="ok",
+                                extra={"skipped_masks": skipped} if skipped else None)

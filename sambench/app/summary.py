@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sambench.app.store import RunFolder
+from sambench.app.store import RunFolder, read_jsonl
 from sambench.reporting import RunInfo
+from sambench.timing import merge_reports
 
 
 def comparable_keys(config: dict) -> dict:
@@ -70,8 +71,20 @@ def summarize_run(task, out: Path) -> dict:
     summary["run"] = str(Path(out))
     summary["completeness"] = completeness(folder, config, done)
     summary["incomplete"] = summary["completeness"]["text"]
+    summary["timing"] = read_timing(Path(out))  # where the time went, every session and rank
     folder.write_summary(summary)
     return summary
+
+
+def read_timing(out: Path) -> dict:
+    """Every session's timing report of a run folder, per rank, and their aggregate ({} when none)."""
+    per_rank = {}
+    for path in sorted((Path(out) / "records").glob("timing-rank*.jsonl")):
+        per_rank[path.stem.replace("timing-rank", "")] = read_jsonl(path)
+    reports = [r for rs in per_rank.values() for r in rs]
+    if not reports:
+        return {}
+    return {"total": merge_reports(reports), "sessions": per_rank}
 
 
 def load_run(path: Path) -> RunInfo:

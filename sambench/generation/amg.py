@@ -6,7 +6,10 @@ against the model-agnostic interface of :mod:`sambench.models.base` so every ada
 1. a regular ``n x n`` grid of points (cell centres, ``build_point_grid``) scaled to the image;
 2. the points are decoded ``points_per_batch`` at a time against ONE image embedding, each as a
    single positive click, with multimask output (K masks per point, K = 3 for SAM) or not;
-3. per batch: optional predicted-IoU filter (keep ``iou > pred_iou_thresh``), stability score
+3. per batch: optional predicted-IoU filter (keep ``iou > pred_iou_thresh``) first, on the
+   decoder's low-resolution output when the model can defer the upscaling
+   (``PromptableModel.decode_low_res``), so only the survivors are brought to full resolution;
+   then, on the survivors, stability score
    (IoU of the masks thresholded at ``mask_threshold + offset`` and ``mask_threshold - offset``),
    optional stability filter (keep ``score >= stability_score_thresh``), binarisation at the
    model's ``mask_threshold``, boxes (xyxy), empty masks dropped; then the full-resolution masks
@@ -28,11 +31,11 @@ extreme mask pixels (inclusive), so a mask's box is ``x1 - x0 + 1`` pixels wide.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
-import torch
 
 from sambench import masks as mask_utils
 from sambench.models.base import ImageEmbedding, PromptableModel, PromptBatch, UnsupportedPromptError
@@ -58,7 +61,7 @@ NMS_SCORES = ("pred_iou", "stability", "mean_iou_stability", "random")
 """Scores NMS prefers when two boxes overlap (segment-anything: predicted IoU; ``random``: a seeded
 uniform score per mask, for a model without an IoU prediction to rank by, paper App. D.3)."""
 
-MaskFn = Callable[[torch.Tensor, torch.Tensor], Sequence[Any]]
+MaskFn = Callable[["torch.Tensor", "torch.Tensor"], Sequence[Any]]
 
 
 @dataclass(frozen=True)
@@ -216,6 +219,8 @@ def stability_score(logits: torch.Tensor, mask_threshold: float = 0.0, offset: f
     Returns:
       (...) float32 scores in [0, 1]; 0 where even the low threshold gives an empty mask.
     """
+    import torch
+
     if offset < 0:
         raise ValueError(f"stability offset must be >= 0, got {offset}")
     inter = _count(logits > (mask_threshold + offset))
@@ -226,12 +231,16 @@ def stability_score(logits: torch.Tensor, mask_threshold: float = 0.0, offset: f
 
 def _count(masks: torch.Tensor) -> torch.Tensor:
     """Pixels set in each (..., H, W) bool mask, int64 (summed as bytes: faster than a bool sum on CPU)."""
+    import torch
+
     m = masks.to(torch.uint8) if masks.dtype != torch.uint8 else masks
     return m.sum(dim=(-1, -2), dtype=torch.int32 if masks.shape[-1] * masks.shape[-2] < 2 ** 31 else torch.int64).long()
 
 
 def masks_to_boxes(masks: torch.Tensor) -> torch.Tensor:
     """Boxes [x0, y0, x1, y1] (inclusive pixel indices) of (N, H, W) boolean masks; zeros for an empty mask."""
+    import torch
+
     if masks.ndim != 3:
         raise ValueError(f"expected (N, H, W) masks, got shape {tuple(masks.shape)}")
     n, h, w = masks.shape
@@ -262,6 +271,7 @@ def box_nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.n
     Returns:
       indices of the kept boxes, by decreasing score.
     """
+    import torch
     from torchvision.ops import batched_nms
 
     if len(boxes) == 0:
@@ -351,6 +361,7 @@ class MaskProposals:
     def select(self, index: np.ndarray) -> "MaskProposals":
         """The proposals at ``index`` (an integer array), in that order."""
         idx = np.asarray(index, dtype=np.int64)
+        torch = sys.modules.get("torch")  # present whenever logits were kept
         pick = lambda lst: None if lst is None else [lst[i] for i in idx]  # noqa: E731
         return MaskProposals(
             image_size=self.image_size, boxes=self.boxes[idx], pred_iou=self.pred_iou[idx],
@@ -385,6 +396,8 @@ class MaskProposals:
 
 
 def _empty(image_size, counts, config: AmgConfig, with_payloads: bool) -> MaskProposals:
+    import torch
+
     z = np.zeros(0)
     h, w = image_size
     return MaskProposals(image_size=(h, w), boxes=np.zeros((0, 4), np.float32), pred_iou=z.astype(np.float32),
@@ -395,7 +408,6 @@ def _empty(image_size, counts, config: AmgConfig, with_payloads: bool) -> MaskPr
                          payloads=[] if with_payloads else None, counts=counts)
 
 
-@torch.no_grad()
 def generate_masks(model: PromptableModel, embedding: ImageEmbedding, config: AmgConfig,
                    mask_fn: Optional[MaskFn] = None, seed: Optional[int] = None,
                    rng: Optional[np.random.Generator] = None) -> MaskProposals:
@@ -412,6 +424,15 @@ def generate_masks(model: PromptableModel, embedding: ImageEmbedding, config: Am
     Returns:
       MaskProposals in output order.
     """
+    import torch  # here, not at import: code that only reads results needs no torch
+
+    with torch.no_grad():
+        return _generate_masks(model, embedding, config, mask_fn, seed, rng)
+
+
+def _generate_masks(model, embedding, config: AmgConfig, mask_fn, seed, rng) -> MaskProposals:
+    import torch
+
     check_model(model, config)
     h, w = (int(v) for v in embedding.original_size)
     points = grid_points(config.grid(), (h, w))
@@ -427,23 +448,34 @@ def generate_masks(model: PromptableModel, embedding: ImageEmbedding, config: Am
     for start in range(0, len(points), bs):
         pts = points[start:start + bs]
         prompts = PromptBatch(point_coords=pts[:, None, :], point_labels=np.ones((len(pts), 1), dtype=np.int64))
-        pred = model.decode(embedding, prompts, config.multimask)
-        logits = pred.logits
-        if logits.ndim != 4 or tuple(logits.shape[-2:]) != (h, w):
-            raise ValueError(f"model '{model.name}' returned logits of shape {tuple(logits.shape)}, "
-                             f"expected (B, K, {h}, {w})")
-        b, k = logits.shape[:2]
-        logits = logits.reshape(b * k, h, w).float()
-        ious = pred.iou_predictions.reshape(b * k).float().to(logits.device)
-        pidx = torch.arange(start, start + b, device=logits.device).repeat_interleave(k)
-        oidx = torch.arange(k, device=logits.device).repeat(b)
-        del pred
+        pred = model.decode_low_res(embedding, prompts, config.multimask)
+        shape = tuple((pred.logits if pred.logits is not None else pred.low_res_logits).shape)
+        if len(shape) != 4 or (pred.logits is not None and shape[-2:] != (h, w)):
+            raise ValueError(f"model '{model.name}' returned logits of shape {shape}, expected (B, K, {h}, {w})")
+        b, k = shape[:2]
+        device = (pred.logits if pred.logits is not None else pred.low_res_logits).device
+        ious = pred.iou_predictions.reshape(b * k).float().to(device)
+        pidx = torch.arange(start, start + b, device=device).repeat_interleave(k)
+        oidx = torch.arange(k, device=device).repeat(b)
         counts["generated"] += b * k
-        keep = torch.ones(b * k, dtype=torch.bool, device=logits.device)
+        # 1. the predicted-IoU filter, before any full-resolution work (as segment-anything's generator)
         if config.pred_iou_thresh > 0.0:
-            keep &= ious > config.pred_iou_thresh
-        counts["after_pred_iou"] += int(keep.sum())
+            sel = torch.nonzero(ious > config.pred_iou_thresh).flatten()
+            ious, pidx, oidx = ious[sel], pidx[sel], oidx[sel]
+        n = len(ious)
+        counts["after_pred_iou"] += n
+        if pred.logits is not None:
+            logits = pred.logits.reshape(b * k, h, w)
+            logits = (logits if n == b * k else logits[sel]).float()
+        elif n:  # only the survivors are upscaled to the original size
+            low = pred.low_res_logits.reshape(b * k, 1, *shape[-2:])
+            logits = model.upscale_logits(embedding, low if n == b * k else low[sel]).reshape(n, h, w).float()
+        else:
+            logits = torch.zeros((0, h, w), device=device)
+        del pred
+        # 2. stability score and filter, 3. binarisation, areas, empty masks, on the survivors only
         stab = stability_score(logits, thr, config.stability_score_offset)
+        keep = torch.ones(n, dtype=torch.bool, device=device)
         if config.stability_score_thresh > 0.0:
             keep &= stab >= config.stability_score_thresh
         counts["after_stability"] += int(keep.sum())

@@ -26,14 +26,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from sambench.generation.amg import AmgConfig, MaskProposals, check_model, generate_masks
 from sambench.models.base import ImageEmbedding, PromptableModel
+
+if TYPE_CHECKING:  # torch is imported where it is used: scoring saved edge maps needs none
+    import torch
 
 __all__ = [
     "EdgeRecipe",
@@ -53,8 +54,7 @@ BOUNDARY_MODES = ("outer", "inner", "both")
 """Where a mask's Sobel response is kept: outside pixels touching the mask (``outer``, default),
 mask pixels touching the outside (``inner``), or both."""
 
-_SOBEL_X = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
-_SOBEL_Y = _SOBEL_X.t().contiguous()
+_SOBEL_X = ((-1.0, 0.0, 1.0), (-2.0, 0.0, 2.0), (-1.0, 0.0, 1.0))
 
 
 @dataclass(frozen=True)
@@ -142,15 +142,22 @@ class EdgeMapResult:
 
 def sobel_magnitude(maps: torch.Tensor) -> torch.Tensor:
     """3x3 Sobel gradient magnitude ``sqrt(gx^2 + gy^2)`` of (N, H, W) maps (replicate padding)."""
+    import torch
+    import torch.nn.functional as F
+
     x = maps.float()[:, None]
     x = F.pad(x, (1, 1, 1, 1), mode="replicate")
-    kernel = torch.stack([_SOBEL_X, _SOBEL_Y])[:, None].to(device=x.device, dtype=x.dtype)
+    sobel_x = torch.tensor(_SOBEL_X)
+    kernel = torch.stack([sobel_x, sobel_x.t().contiguous()])[:, None].to(device=x.device, dtype=x.dtype)
     g = F.conv2d(x, kernel)
     return torch.sqrt(g[:, 0] ** 2 + g[:, 1] ** 2)
 
 
 def _dilate(masks: torch.Tensor) -> torch.Tensor:
     """3x3 binary dilation of (N, H, W) bool masks; outside the image counts as empty."""
+    import torch
+    import torch.nn.functional as F
+
     n, h, w = masks.shape
     p = F.pad(masks.to(torch.uint8), (1, 1, 1, 1)).bool()
     out = torch.zeros_like(masks)
@@ -167,6 +174,8 @@ def boundary_pixels(masks: torch.Tensor, mode: str = "outer") -> torch.Tensor:
     (``dilate(m) & ~m``); ``inner``: mask pixels with an outside pixel among their 8 neighbours
     (``m & dilate(~m)``; the image border is not a boundary); ``both``: the union.
     """
+    import torch
+
     if mode not in BOUNDARY_MODES:
         raise ValueError(f"boundary mode '{mode}': expected one of {', '.join(BOUNDARY_MODES)}")
     m = masks.bool()
@@ -193,6 +202,8 @@ def mask_edge_contributions(logits: torch.Tensor, masks: torch.Tensor, mask_thre
     Returns:
       N pairs ``(flat pixel indices int32, values float32)`` (zero values left out), pixels in raster order.
     """
+    import torch
+
     n, h, w = logits.shape
     nz = torch.nonzero(boundary_pixels(masks, boundary))  # (M, 3): mask, y, x in raster order per mask
     if len(nz) == 0:

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence
 
 import numpy as np
-import torch
 
 from ..data import Sample
+
+if TYPE_CHECKING:  # torch is imported by the adapters that use it, not by code that only reads results
+    import torch
 
 
 class UnsupportedPromptError(ValueError):
@@ -85,12 +88,13 @@ class Prediction:
     """Outputs for a PromptBatch of size B with K masks per prompt set.
 
     Attributes:
-      logits: (B, K, H, W) float mask logits at the original image size (threshold: model.mask_threshold).
+      logits: (B, K, H, W) float mask logits at the original image size (threshold: model.mask_threshold);
+        None only from ``decode_low_res`` of a model that defers the upscaling.
       iou_predictions: (B, K) the model's own quality estimate of each mask.
       low_res_logits: (B, K, h, w) logits to feed back as mask_input, or None if unsupported.
     """
 
-    logits: torch.Tensor
+    logits: Optional[torch.Tensor]
     iou_predictions: torch.Tensor
     low_res_logits: Optional[torch.Tensor] = None
 
@@ -109,7 +113,8 @@ class ImageEmbedding:
     extra: Dict[str, Any] = field(default_factory=dict)
 
 
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+"""--dtype names and the torch dtype each stands for (by name: this module does not import torch)."""
 
 
 class PromptableModel(ABC):
@@ -131,7 +136,7 @@ class PromptableModel(ABC):
     capabilities: Capabilities = Capabilities()
     weights: str = "trained"
     mask_threshold: float = 0.0
-    device: torch.device = torch.device("cpu")
+    device: "torch.device | str" = "cpu"  # adapters set their torch.device
     family: Optional[str] = None
     size: Optional[str] = None
     source: Optional[str] = None
@@ -167,6 +172,19 @@ class PromptableModel(ABC):
           a Prediction with K = n_multimask or 1.
         """
 
+    def decode_low_res(self, embedding: ImageEmbedding, prompts: PromptBatch, multimask: bool) -> Prediction:
+        """``decode`` that may skip the upscaling to the original size: a model that overrides it
+        returns ``logits=None`` with ``low_res_logits``, and ``upscale_logits`` makes the
+        full-resolution logits of only the masks a caller keeps (the automatic mask generator
+        filters by predicted IoU first). The default is ``decode``.
+        """
+        return self.decode(embedding, prompts, multimask)
+
+    def upscale_logits(self, embedding: ImageEmbedding, low_res_logits: torch.Tensor) -> torch.Tensor:
+        """(N, K, h, w) low-res logits -> (N, K, H, W) logits at the original size, exactly as ``decode``
+        returns them (models that override ``decode_low_res`` implement it)."""
+        raise NotImplementedError(f"model '{self.name}' does not defer upscaling")
+
     def fingerprint(self) -> Dict[str, Any]:
         """Identity of the model for run configs: name, architecture, checkpoint and its SHA-256, trained flag,
         family/size/source, compute dtype."""
@@ -196,18 +214,20 @@ class PromptableModel(ABC):
         if dtype != "fp32":
             if not self.supports_dtype:
                 raise ValueError(f"model '{self.name}' runs in fp32 only (no autocast support); use --dtype fp32")
-            if torch.device(self.device).type == "cpu" and dtype == "fp16":
+            if _device_type(self.device) == "cpu" and dtype == "fp16":
                 raise ValueError("--dtype fp16 needs a CUDA device; on CPU use bf16 (CPU autocast) or fp32")
         self.dtype = dtype
 
     def _autocast_device(self) -> Optional[str]:
-        return None if self.dtype == "fp32" else torch.device(self.device).type
+        return None if self.dtype == "fp32" else _device_type(self.device)
 
     def autocast(self):
         """The autocast context of ``dtype`` on this model's device (a no-op in fp32)."""
         if self.dtype == "fp32":
             return contextlib.nullcontext()
-        return torch.autocast(device_type=torch.device(self.device).type, dtype=DTYPES[self.dtype])
+        import torch
+
+        return torch.autocast(device_type=_device_type(self.device), dtype=getattr(torch, DTYPES[self.dtype]))
 
     def check_prompts(self, prompts: PromptBatch, multimask: bool) -> None:
         """Raise UnsupportedPromptError if ``prompts`` use a kind this model does not declare."""
@@ -239,5 +259,11 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def _device_type(device) -> str:
+    """The device type: 'cuda' for cuda, cuda:1 or torch.device('cuda', 1); 'cpu' for cpu."""
+    return getattr(device, "type", None) or str(device).split(":")[0]
+
+
 def to_numpy(x) -> np.ndarray:
-    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    torch = sys.modules.get("torch")  # a tensor can only exist if torch was imported
+    return x.detach().cpu().numpy() if torch is not None and isinstance(x, torch.Tensor) else np.asarray(x)

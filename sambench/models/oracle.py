@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-import torch
 
 from ..data import Sample
 from .base import Capabilities, ImageEmbedding, Prediction, PromptableModel, PromptBatch
@@ -105,6 +104,8 @@ class Oracle(PromptableModel):
             out[b, :] = pred
             area = max(int(gt.sum()), 1)
             quality[b, :] = pred.sum() / area
+        import torch  # here, not at import: tasks that import this module's helpers need no torch
+
         logits = torch.from_numpy(np.where(out, LOGIT, -LOGIT).astype(np.float32))
         low_res = torch.nn.functional.interpolate(logits, size=(256, 256), mode="bilinear", align_corners=False) if len(prompts) else None
         return Prediction(logits=logits, iou_predictions=torch.from_numpy(quality), low_res_logits=low_res)

@@ -155,6 +155,29 @@ class SamAdapter(PromptableModel):
             self.checkpoint_tag = Path(checkpoint).name  # a fine-tune: its file name tells runs apart
         if sam.image_encoder.img_size != 1024:
             self.capabilities = dataclasses.replace(self.capabilities, input_size=sam.image_encoder.img_size)
+        self._encoder = self.sam.image_encoder
+        self._knobs = {"compile": False, "attention": "official"}
+
+    def configure_speed(self, compile: bool = False, sdpa: bool = False, encoder_batch_size: Optional[int] = None) -> dict:
+        """Speed knobs (``sambench.models.sam_accel``): compiled encoder, SDPA attention, images per
+        encoder call. They change float rounding, not the computation; returns the settings."""
+        from .sam_accel import compile_encoder, use_sdpa
+
+        if sdpa and self._knobs["attention"] != "sdpa":
+            use_sdpa(self.sam)
+            self._knobs["attention"] = "sdpa"
+        if compile and not self._knobs["compile"]:
+            self._encoder = compile_encoder(self.sam)
+            self._knobs["compile"] = True
+        if encoder_batch_size:
+            self.encoder_batch_size = int(encoder_batch_size)
+        return self.speed_settings()
+
+    def speed_settings(self) -> dict:
+        """What decides this adapter's speed, for the run config."""
+        return {"dtype": self.dtype, "encoder_batch_size": self.encoder_batch_size,
+                "compiled_encoder": self._knobs["compile"], "attention": self._knobs["attention"],
+                "pinned_memory": self.device.type == "cuda"}
 
     def fingerprint(self) -> dict:
         fp = super().fingerprint()
@@ -167,7 +190,11 @@ class SamAdapter(PromptableModel):
 
     def _preprocess(self, image: np.ndarray) -> tuple:
         resized = self.transform.apply_image(image)
-        t = torch.as_tensor(resized, device=self.device).permute(2, 0, 1).contiguous()
+        if self.device.type == "cuda":  # page-locked copy: the transfer to the device runs asynchronously
+            t = torch.from_numpy(resized).pin_memory().to(self.device, non_blocking=True)
+        else:
+            t = torch.as_tensor(resized, device=self.device)
+        t = t.permute(2, 0, 1).contiguous()
         input_size = tuple(t.shape[-2:])
         return self.sam.preprocess(t[None].float())[0], input_size
 
@@ -178,7 +205,7 @@ class SamAdapter(PromptableModel):
             chunk = images[start:start + self.encoder_batch_size]
             prepped = [self._preprocess(im) for im in chunk]
             with self.autocast():
-                feats = self.sam.image_encoder(torch.stack([p[0] for p in prepped])).float()
+                feats = self._encoder(torch.stack([p[0] for p in prepped])).float()
             for im, (_, input_size), f in zip(chunk, prepped, feats):
                 out.append(ImageEmbedding(original_size=tuple(im.shape[:2]), features=f[None],
                                           extra={"input_size": input_size}))
@@ -189,6 +216,13 @@ class SamAdapter(PromptableModel):
 
     @torch.no_grad()
     def decode(self, embedding: ImageEmbedding, prompts: PromptBatch, multimask: bool) -> Prediction:
+        pred = self.decode_low_res(embedding, prompts, multimask)
+        pred.logits = self.upscale_logits(embedding, pred.low_res_logits)
+        return pred
+
+    @torch.no_grad()
+    def decode_low_res(self, embedding: ImageEmbedding, prompts: PromptBatch, multimask: bool) -> Prediction:
+        """Prompt encoder + mask decoder only: ``low_res_logits`` (B, K, 256, 256), ``logits`` None."""
         self.check_prompts(prompts, multimask)
         original_size = embedding.original_size
         points = None
@@ -209,8 +243,12 @@ class SamAdapter(PromptableModel):
                 image_embeddings=embedding.features, image_pe=self.sam.prompt_encoder.get_dense_pe(),
                 sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense, multimask_output=multimask)
             low_res, iou = low_res.float(), iou.float()
-        logits = self.sam.postprocess_masks(low_res, embedding.extra["input_size"], original_size)
-        return Prediction(logits=logits, iou_predictions=iou, low_res_logits=low_res)
+        return Prediction(logits=None, iou_predictions=iou, low_res_logits=low_res)
+
+    @torch.no_grad()
+    def upscale_logits(self, embedding: ImageEmbedding, low_res_logits: torch.Tensor) -> torch.Tensor:
+        """The official ``postprocess_masks``: to the padded input size, crop, to the original size."""
+        return self.sam.postprocess_masks(low_res_logits, embedding.extra["input_size"], embedding.original_size)
 
 
 def build_official_sam(arch: str, checkpoint: Optional[str] = None, device: Optional[str] = None,

@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
-import torch
 
 from .. import masks as mask_utils
 from ..data import Sample
@@ -272,7 +271,7 @@ class DetectorPromptedModel(TextPromptableModel):
         self.max_batch = int(max_batch)
         self.name = f"{mask_model.name}+{detector.name}"
         self.weights = worst_weights(mask_model.weights, detector.weights)
-        self.device = getattr(mask_model, "device", torch.device("cpu"))
+        self.device = mask_model.device  # every PromptableModel has one (its class default: "cpu")
         self.mask_threshold = mask_model.mask_threshold
         self.capabilities = mask_model.capabilities  # ground-truth-box prompts go straight to the mask model
         self.n_decoder_calls = 0
