@@ -277,17 +277,20 @@ class RefCOCOBase(DatasetAdapter):
         if not path.is_file():
             raise BadSampleError(f"{path}: image file missing")
         refs = idx["by_image"].get(image_id, [])
-        instances = []
+        instances, bad = [], []
         for ann_id in dict.fromkeys(r["ann_id"] for r in refs):
             a = idx["anns"][ann_id]
             try:
                 rle = segmentation_rle(a["segmentation"], h, w)  # checked before pycocotools sees it
-            except Exception as exc:
-                raise BadSampleError(f"{self.instances_file()}: annotation {ann_id} has a bad segmentation ({exc})")
+            except Exception as exc:  # only this annotation's expressions are skipped (listed with the reason)
+                bad.append({"instance_id": str(ann_id), "reason": f"{self.instances_file().name}: bad segmentation "
+                                                                  f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"})
+                continue
             cat = a.get("category_id")
             instances.append(Instance(id=ann_id, rle=rle, category_id=cat, iscrowd=bool(a.get("iscrowd", 0)),
                                       extra={"category": idx["categories"].get(cat)}))
-        extra = {"refs": [{k: r[k] for k in ("ref_id", "ann_id", "split", "category_id", "sentences")} for r in refs]}
+        extra = {"refs": [{k: r[k] for k in ("ref_id", "ann_id", "split", "category_id", "sentences")} for r in refs],
+                 **({"skipped_annotations": bad} if bad else {})}
         return Sample(image_id=image_id, height=h, width=w, instances=instances, loader=image_loader(path),
                       image_path=path, extra=extra)
 

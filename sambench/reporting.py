@@ -31,6 +31,15 @@ class RunInfo:
         """"incomplete: N of M images" while the run has not finished its manifests, else None."""
         return self.summary.get("incomplete")
 
+    @property
+    def checkpoint(self) -> str:
+        """"checkpoint sha256 `HEX`", or what the model has instead of a checkpoint file."""
+        model = self.config["model"]
+        digest = model.get("checkpoint_sha256")
+        if digest:
+            return f"checkpoint sha256 `{digest}`"
+        return f"no checkpoint ({model.get('weights') or 'weights not recorded'})"
+
     def subsets(self) -> List[str]:
         """"coco subset: 20 of 79 images (...)" for each dataset evaluated on a user's subset."""
         return [f"{d['name']} {describe_subset(d['subset_of'], d.get('n_images'))}"

@@ -8,6 +8,7 @@ import json
 import math
 import re
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -190,6 +191,13 @@ def test_corrupt_official_checkpoint_is_refused_by_hash_before_loading(tmp_path)
     line = one_line_error(proc, str(other), "Python objects", "argparse.Namespace", "state dict")
     assert "weights_only" not in proc.stderr and "Weights only" not in proc.stderr and "False" not in line
 
+    garbage = tmp_path / "downloaded.pth"  # random bytes under an unofficial name: corrupt, not "Python objects"
+    garbage.write_bytes(bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8)))
+    proc = run_cli("run", "point", "--model", "sam-vit-b", "--checkpoint", garbage, "--dataset", "demo",
+                   "--out", tmp_path / "o", check=False)
+    line = one_line_error(proc, str(garbage), "corrupt, truncated or another format")
+    assert "Python objects" not in line and "weights_only" not in proc.stderr and "Weights only" not in proc.stderr
+
 
 def test_checkpoint_helper_is_reusable_by_other_families(tmp_path):
     from sambench.models.checkpoint import CheckpointError, register_official, verify_before_load
@@ -225,6 +233,25 @@ def test_report_writes_a_fresh_folder_refuses_to_overwrite_and_force_clears_only
     assert not (out / "tables" / "point_side_by_side.csv").exists()
     assert (out / "tables" / "my_notes.txt").read_text() == "mine" and (out / "paper.tex").read_text() == "mine"
     assert (out / "tables" / "point_vs_published.csv").is_file()
+
+
+def test_a_report_in_its_run_folder_never_takes_the_runs_files_for_its_own(tmp_path, demo_root):
+    """File times can be coarser than the gap between a run's summary.json and its report: here the run's
+    files carry a time in the future, as a coarse or skewed clock gives them, and stay the run's."""
+    import os
+
+    out = tmp_path / "run"
+    point(out, demo_root, "--points", "1")
+    run_files = ["summary.json", "config.json", "manifest-demo.json", "records/done-rank0.jsonl",
+                 "records/records-rank0.csv"]
+    future = time.time() + 3600
+    for rel in run_files:
+        os.utime(out / rel, (future, future))
+    run_cli("report", out, "--out", out, "--force")
+    owned = json.loads((out / ".sambench-report.json").read_text())["files"]
+    assert "report.md" in owned and not set(run_files) & set(owned)
+    run_cli("report", out, "--out", out, "--force")  # a forced report again removes only its own files
+    assert all((out / rel).is_file() for rel in run_files)
 
 
 # 6. published rows with what differs --------------------------------------------------------------

@@ -134,6 +134,21 @@ def test_resume_with_another_protocol_is_refused(tmp_path, demo_root):
     assert proc.returncode == 2 and "cannot resume" in proc.stderr
 
 
+def test_resume_of_records_with_other_columns_is_refused_with_one_line(tmp_path, demo_root):
+    """Records of an older sambench (here: without the pred_rle column) cannot be completed in place."""
+    args = ["run", "point", "--model", "oracle", "--model-arg", "keep=0.5", "--dataset", "demo", "--root", demo_root,
+            "--points", "1", "--no-progress"]
+    out = tmp_path / "run"
+    run_cli(*args, "--out", out)
+    rec = out / "records" / "records-rank0.csv"
+    pd.read_csv(rec, keep_default_na=False).drop(columns=["pred_rle"]).to_csv(rec, index=False)
+    done = out / "records" / "done-rank0.jsonl"
+    done.write_text("\n".join(done.read_text().splitlines()[:-1]) + "\n")
+    proc = run_cli(*args, "--out", out, "--resume", check=False)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert str(rec) in proc.stderr and "missing: pred_rle" in proc.stderr and "new --out" in proc.stderr
+
+
 def test_noc_with_oracle(tmp_path, demo_root):
     out = tmp_path / "noc"
     run_cli("run", "point", "--model", "oracle", "--dataset", "demo", "--root", demo_root, "--points", "1",

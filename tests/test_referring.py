@@ -3,6 +3,7 @@ a corruption with hand-computed IoUs gives the hand-computed mIoU and cIoU (whic
 boxes, precomputed phrase detections, skipped expressions, the report and the gallery fields."""
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -133,3 +134,26 @@ def test_precomputed_phrase_detections_prompt_the_mask_model(tmp_path, root):
     assert det["n_skipped"] == 3 and det["skipped_by_reason"] == {
         "empty box (w or h <= 0)": 1, "malformed entry (no image id)": 1, "non-finite or missing score": 1}
     assert s["model_label"] == "oracle (oracle) + detections:dets.json" and s["route"] == "detector+mask"
+
+
+def test_a_bad_segmentation_skips_only_its_own_expressions(tmp_path, root):
+    broken = tmp_path / "refer"
+    shutil.copytree(root, broken)
+    inst = broken / "refcoco" / "instances.json"
+    data = json.loads(inst.read_text())
+    for a in data["annotations"]:
+        if a["id"] == 12:  # image 1's second object: a polygon with an odd number of coordinates
+            a["segmentation"] = [[10, 10, 20, 10, 20]]
+    inst.write_text(json.dumps(data))
+    s = run(tmp_path / "out", "--model", "text-oracle", root=broken)
+    rec = pd.read_csv(tmp_path / "out" / "records" / "records-rank0.csv", keep_default_na=False,
+                      dtype={"instance_id": str})
+    n_bad = len(SENTENCES["B"])  # the expressions of annotation 12
+    assert (rec["status"] != "ok").sum() == n_bad and set(rec.loc[rec["instance_id"] == "12", "status"]) != {"ok"}
+    assert (rec.loc[rec["instance_id"] == "11", "status"] == "ok").all()  # same image, still evaluated
+    d = s["datasets"]["refcoco"]
+    assert d["n_images_skipped"] == 0
+    listed = [x for x in d["skipped"] if x["instance_id"] == "12"]
+    assert len(listed) == 1 and "bad segmentation" in listed[0]["reason"]
+    val = d["splits"]["val"]
+    assert val["n_expressions_skipped"] == n_bad and val["miou"] == 1.0

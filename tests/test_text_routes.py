@@ -70,6 +70,8 @@ def test_route_runs_end_to_end_untrained(tmp_path, data, route):
     config = json.loads((out / "config.json").read_text())
     assert "untrained" in s["model_label"] and config["model"]["weights"] == "untrained"
     assert "untrained" in (out / "report.md").read_text()
+    if route == "sam3":  # the family and the library it runs through, as the point models' labels
+        assert s["model_label"].startswith("SAM 3 [transformers]")
     splits = s["datasets"]["refcoco"]["splits"]
     assert [splits[k]["n_expressions"] for k in ("val", "testA", "testB")] == [3, 3, 1]
     for m in splits.values():

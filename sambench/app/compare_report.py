@@ -97,8 +97,8 @@ def write_comparison(comp, infos: Sequence[RunInfo], labels: Sequence[str], base
     lines = [f"# sambench comparison: {comp.task}", ""]
     for r, l in zip(infos, labels):
         fp = r.config["model"]
-        lines.append(f"- **{l}**{' (baseline)' if l == base_label else ''}: `{r.path}`, checkpoint sha256 "
-                     f"`{fp.get('checkpoint_sha256')}`, weights {fp.get('weights', '?')}")
+        lines.append(f"- **{l}**{' (baseline)' if l == base_label else ''}: `{r.path}`, {r.checkpoint}, "
+                     f"weights {fp.get('weights', '?')}")
     lines += ["", f"Deltas are B minus A (each run minus the baseline **{base_label}**), in points (x100). "
                   f"Intervals: {s.ci_method} bootstrap over images ({s.n_resamples} resamples, seed {s.seed}); "
                   f"p: paired {'permutation test, A and B swapped per image' if s.test == 'permutation' else 'Wilcoxon signed-rank test of per-image mean deltas'}"

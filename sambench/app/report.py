@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from pathlib import Path
 from typing import List, Optional, Sequence
 
@@ -96,10 +95,21 @@ def prepare_report_dir(out: Path, force: bool) -> None:
         record.unlink()
 
 
-def _record_owned(out: Path, started_ns: int) -> None:
-    """List every file written under ``out`` since ``started_ns`` (report.md, tables/, plots/, the HTML pages)."""
-    files = sorted(str(f.relative_to(out)) for f in out.rglob("*")
-                   if f.is_file() and f.name != OWNED and f.stat().st_mtime_ns >= started_ns)
+def _file_states(out: Path) -> dict:
+    """{relative path: (mtime_ns, size)} of every file under ``out``."""
+    states = {}
+    for f in out.rglob("*"):
+        if f.is_file():
+            st = f.stat()
+            states[str(f.relative_to(out))] = (st.st_mtime_ns, st.st_size)
+    return states
+
+
+def _record_owned(out: Path, before: dict) -> None:
+    """List every file under ``out`` that is new or changed since the snapshot ``before`` (report.md,
+    tables/, plots/, the HTML pages). A snapshot, not a clock: a run's summary.json written a moment
+    before its report is never taken for the report's own (file times can be coarser than the gap)."""
+    files = sorted(rel for rel, state in _file_states(out).items() if rel != OWNED and before.get(rel) != state)
     (out / OWNED).write_text(json.dumps({"written_by": "sambench report", "files": files}, indent=1))
 
 
@@ -134,7 +144,7 @@ def write_report(run_paths: Sequence[Path], out: Path, baseline: Optional[Path] 
     builder = TASKS.get(task).report
     out = Path(out)
     prepare_report_dir(out, force)
-    started = time.time_ns() - 1_000_000  # files written from here on are the report's own
+    before = _file_states(out) if out.is_dir() else {}  # what is new or changed after this is the report's own
     (out / "tables").mkdir(parents=True, exist_ok=True)
     (out / "plots").mkdir(parents=True, exist_ok=True)
     notes = comparability_notes(everything)
@@ -144,7 +154,7 @@ def write_report(run_paths: Sequence[Path], out: Path, baseline: Optional[Path] 
         lines += [f"**{r.incomplete}** in `{r.path}`: its numbers cover only the finished images.", ""]
     for r in everything:
         fp = r.config["model"]
-        lines.append(f"- `{r.path}`: model **{r.label}**, checkpoint sha256 `{fp.get('checkpoint_sha256')}`, "
+        lines.append(f"- `{r.path}`: model **{r.label}**, {r.checkpoint}, "
                      f"datasets {', '.join(d['name'] + ' (' + d['manifest_checksum'][:12] + ')' for d in r.config['datasets'])}, "
                      f"sambench {r.config.get('sambench_version')}, torch {r.config['versions'].get('torch')}, "
                      f"device {r.config['device'].get('device')}")
@@ -161,5 +171,5 @@ def write_report(run_paths: Sequence[Path], out: Path, baseline: Optional[Path] 
         from sambench.app.html import write_html
 
         write_html(runs, base, out, gallery=gallery)
-    _record_owned(out, started)
+    _record_owned(out, before)
     return out / "report.md"

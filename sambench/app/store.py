@@ -115,6 +115,12 @@ class RunFolder:
         # keep the rows of finished images only (a kill between the two writes leaves orphans)
         if rec.exists():
             frame = pd.read_csv(rec, dtype={"image_id": str, "instance_id": str}, keep_default_na=False)
+            if list(frame.columns) != self.columns:
+                missing = [c for c in self.columns if c not in frame.columns]
+                extra = [c for c in frame.columns if c not in self.columns]
+                raise RunFolderError(f"{rec}: its columns differ from what this run writes (missing: "
+                                     f"{', '.join(missing) or '-'}; extra: {', '.join(extra) or '-'}), as from an "
+                                     f"older sambench or other task options; start a new --out instead of --resume")
             keep = [(d, i) in finished for d, i in zip(frame["dataset"], frame["image_id"])] if len(frame) else []
             frame = frame[keep] if len(frame) else frame
             tmp = rec.with_suffix(".tmp")

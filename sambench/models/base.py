@@ -195,7 +195,7 @@ class PromptableModel(ABC):
     def label(self) -> str:
         """Display name: family, size and source when known ("SAM 2.1 Hiera-L [sam2]"), else the registry
         name; anything but a trained checkpoint says what it is ("(untrained)"); a reduced precision too."""
-        base = f"{self.family} {self.size}".strip() if self.family else self.name
+        base = " ".join(p for p in (self.family, self.size) if p) if self.family else self.name
         tags = [t for t in (self.source if self.source != "sambench" else None, self.checkpoint_tag) if t]
         if tags:
             base += f" [{', '.join(tags)}]"

@@ -100,7 +100,7 @@ def load_torch_file(path: Path, what: str = "PyTorch checkpoint"):
     Raises:
       CheckpointError naming the file: for a pickle that holds Python objects besides tensors (the
       safe loader refuses it: re-save the weights as a state dict), or for a file torch cannot read
-      at all (corrupt, truncated, another format).
+      at all (corrupt, truncated, another format, random bytes).
     """
     import torch
 
@@ -110,6 +110,10 @@ def load_torch_file(path: Path, what: str = "PyTorch checkpoint"):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         found = _GLOBAL.search(str(exc))
+        if found is None and "Unsupported global" not in str(exc):
+            # not a refused Python object but bytes the unpickler cannot parse (e.g. "Unsupported operand")
+            raise CheckpointError(f"{path}: not a loadable {what} (corrupt, truncated or another format: "
+                                  f"the unpickler cannot parse it)") from None
         holds = f" (it refers to {found.group(1)})" if found else ""
         raise CheckpointError(f"{path}: not a loadable PyTorch checkpoint: it holds Python objects besides tensors"
                               f"{holds}, which sambench never unpickles; save the weights as a state dict of "

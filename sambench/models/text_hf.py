@@ -113,6 +113,8 @@ class Sam3Text(TextPromptableModel):
 
     name = "sam3"
     route = "text-native"
+    family = "SAM 3"
+    source = "transformers"
 
     def __init__(self, checkpoint, device: torch.device, mask_threshold: float = 0.5, encoder_batch_size: int = 2,
                  phrase_batch: int = 32):
