@@ -80,6 +80,8 @@ class DatasetAdapter:
             "ann": str(self.ann.resolve()) if self.ann else None,
             "split": self.split,
             "image_decoding": IMAGE_DECODING,
+            "paper_images": self.paper_images,
+            "paper_masks": self.paper_masks,
         }
 
     def samples(self, ids: Optional[Sequence[str]] = None) -> Iterator[Union[Sample, BadSample]]:
@@ -186,7 +188,7 @@ class DataWarning(UserWarning):
 
 
 def data_warning(message: str) -> None:
-    """Issue a DataWarning: one line on stderr (``sambench: DataWarning: ...``), catchable as a warning."""
+    """Issue a DataWarning: one line on stderr (the CLI prints ``sambench: warning: ...``), catchable as a warning."""
     warnings.warn_explicit(message, DataWarning, filename="sambench", lineno=0)
 
 

@@ -98,7 +98,7 @@ class Registry(Generic[T]):
             return self._builders[self.canonical(name)]
         if ":" in name:
             return load_object(name)
-        raise UnknownNameError(f"unknown {self.kind} '{name}'{self.suggest(name)}; known: {', '.join(self.names())}")
+        raise UnknownNameError(f"unknown {self.kind} '{name}'{self.suggest(name)} (known: {', '.join(self.names())})")
 
     def suggest(self, name: str) -> str:
         """"; did you mean 'X'?" for the closest registered name or alias (difflib), else ""."""

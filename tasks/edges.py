@@ -290,7 +290,8 @@ def edges_differences(run: RunInfo) -> List[str]:
         out.append(f"{n_thr} thresholds (published: {pub['thresholds']})")
     if bench.get("max_dist") is not None and float(bench["max_dist"]) != float(pub["max_dist"]):
         out.append(f"maxDist {bench['max_dist']} (published: {pub['max_dist']})")
-    if s.get("n_images") is not None and s.get("n_images") != int(pub["images"]):
+    subset_of_all = (entry.get("subset_of") or {}).get("n_images") == int(pub["images"])  # its phrase says "N of 200"
+    if s.get("n_images") is not None and s.get("n_images") != int(pub["images"]) and not subset_of_all:
         out.append(f"{s.get('n_images')} of {pub['images']} images" if s.get("dataset") == pub["dataset"]
                    else f"{s.get('n_images')} images (published: {pub['images']})")
     return out + ([run.incomplete] if run.incomplete else []) + run.subsets()

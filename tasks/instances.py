@@ -48,9 +48,9 @@ from sambench.metrics import coco_eval
 from sambench import masks as mask_utils
 from sambench.data import Instance, Sample
 from sambench.models.base import ImageEmbedding, PromptableModel, PromptBatch, UnsupportedPromptError
-from sambench.published import percent, published_rows, published_settings
-from sambench.reporting import RunInfo, labels_with_baseline, save_plot, side_by_side, write_table
+from sambench.reporting import RunInfo
 
+from ._instances_report import report_instances
 from .base import TASKS, Task, skip_summary
 
 SMALL, LARGE = 32 ** 2, 96 ** 2
@@ -514,118 +514,3 @@ def annotation_file_of(entry: Dict) -> Path:
         raise ValueError(f"dataset '{entry['name']}' of this run has no annotation file; COCO/LVIS evaluation "
                          f"needs one (use coco, coco2017 or lvis)")
     return Path(path)
-
-
-# ---------------------------------------------------------------------------------------------
-# report
-# ---------------------------------------------------------------------------------------------
-
-TABLE5_COLUMNS = ["method", "COCO AP", "COCO APs", "COCO APm", "COCO APl", "LVIS AP", "LVIS APs", "LVIS APm", "LVIS APl"]
-
-
-def published_table5() -> List[Dict]:
-    """Table 5 rows from results/reference (methods marked published), in this task's column names."""
-    size = {"APS": "APs", "APM": "APm", "APL": "APl"}
-    return [{" ".join(size.get(w, w) for w in k.split()): v for k, v in r.items()} for r in published_rows(5)]
-
-
-def instances_differences(run: RunInfo) -> List[str]:
-    """What a measured instances run differs in from the published Table 5 numbers (images, boxes, ...)."""
-    pub = published_settings("5")
-    s = run.summary
-    prefix = "LVIS" if s.get("annotation_format") == "lvis" else "COCO"
-    full = int(pub[f"{prefix} images"])
-    split = "LVIS v1 val" if prefix == "LVIS" else "COCO val2017"
-    out = []
-    if s.get("n_images") is not None and s.get("n_images") != full:
-        out.append(f"{s.get('n_images')} of {split}'s {full:,} images ({s.get('dataset')})")
-    if s.get("mode") == "gt-boxes":
-        out.append(f"ground-truth boxes (published: {pub['boxes']})")
-    else:
-        det = (s.get("detections") or {}).get("file")
-        if det:
-            out.append(f"boxes from {Path(str(det)).name} (published: {pub['boxes']})")
-    if (run.config.get("protocol") or {}).get("refine"):
-        out.append("one refinement pass")
-    return out + ([run.incomplete] if run.incomplete else []) + run.subsets()
-
-
-def report_instances(runs: List[RunInfo], base: Optional[RunInfo], out: Path) -> List[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    all_runs = runs + ([base] if base else [])
-    labels = labels_with_baseline(runs, base)
-    sections: List[str] = []
-    # Table 5 layout: one row per model, COCO and LVIS columns filled from the runs that have them
-    rows: Dict[str, Dict] = {}
-    detail = []
-    for run, label in zip(all_runs, labels):
-        s = run.summary
-        mode = s.get("mode")
-        tag = label + (" [gt boxes]" if mode == "gt-boxes" else "") + (" [refine]" if run.config["protocol"].get("refine") else "")
-        prefix = "LVIS" if s.get("annotation_format") == "lvis" else "COCO"
-        row = rows.setdefault(tag, {"method": tag, "differs from published": ""})
-        row.update({f"{prefix} AP": percent(s.get("AP")), f"{prefix} APs": percent(s.get("APs")),
-                    f"{prefix} APm": percent(s.get("APm")), f"{prefix} APl": percent(s.get("APl"))})
-        row["differs from published"] = "; ".join(x for x in [row["differs from published"]] + instances_differences(run)
-                                                  if x) or "-"
-        d = {"run": label, "dataset": s.get("dataset"), "mode": mode, "evaluator": s.get("evaluator")}
-        for k in ("AP", "AP50", "AP75", "APs", "APm", "APl", "APr", "APc", "APf"):
-            if s.get(k) is not None:
-                d[k] = percent(s.get(k))
-        if mode == "gt-boxes":
-            d.update({k: percent(s.get(k)) for k in ("mIoU", "mIoU_s", "mIoU_m", "mIoU_l")})
-        det = s.get("detections") or {}
-        d["n_masks"] = s.get("n_masks")
-        d["n_skipped_detections"] = det.get("n_skipped", 0)
-        detail.append(d)
-    published = [dict(r, **{"differs from published": ""}) for r in published_table5()]
-    table = pd.DataFrame(published + list(rows.values()), columns=TABLE5_COLUMNS + ["differs from published"])
-    write_table(table, out / "tables", "instances_table5", float_format="{:.1f}",
-                caption="Table 5 layout: mask AP (x100) with boxes as prompts; published rows from the SAM paper "
-                        "(ViTDet-H boxes on COCO val2017, 5,000 images, and LVIS v1 val, 19,809 images); the last "
-                        "column says what a measured row differs in")
-    sections += ["## Instance segmentation (Table 5 layout)", "", (out / "tables" / "instances_table5.md").read_text(), ""]
-    if len(all_runs) > 1:
-        reference = labels[-1] if base is not None else labels[0]
-        keys = ["AP", "AP50", "AP75", "APs", "APm", "APl", "APr", "APc", "APf", "mIoU", "mIoU_s", "mIoU_m", "mIoU_l"]
-        values = {d["run"]: {k: d.get(k) for k in keys} for d in detail}
-        present = [k for k in keys if any(v.get(k) is not None for v in values.values())]
-        side = side_by_side(values, present, reference)
-        write_table(side, out / "tables", "instances_side_by_side", float_format="{:.1f}",
-                    formats={c: "{:+.1f}" for c in side.columns if str(c).startswith("Δ ")},
-                    caption=f"Instance segmentation side by side (x100); Δ = run minus {reference}")
-        sections += ["## Side by side", "", (out / "tables" / "instances_side_by_side.md").read_text(), ""]
-    frame = pd.DataFrame(detail)
-    write_table(frame, out / "tables", "instances_detail", float_format="{:.1f}",
-                caption="Per run: mask AP metrics from the official evaluator and box-prompted mIoU "
-                        "(ground-truth boxes), all x100")
-    sections += ["## Per run", "", (out / "tables" / "instances_detail.md").read_text(), ""]
-
-    # AP by object size, measured and published (colours: object size; each bar group is one run)
-    bars = []
-    for d in detail:
-        for k in ("APs", "APm", "APl"):
-            if d.get(k) is not None:
-                bars.append((d["run"] + f" ({d['dataset']})", k, d[k]))
-    for pub in published_table5():
-        for ds in ("COCO", "LVIS"):
-            for k in ("APs", "APm", "APl"):
-                bars.append((f"{pub['method']} ({ds} val, all images)", k, pub[f"{ds} {k}"]))
-    if bars:
-        names = list(dict.fromkeys(b[0] for b in bars))
-        fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(names) + 2), 4))
-        width = 0.27
-        for j, k in enumerate(("APs", "APm", "APl")):
-            vals = [next((v for n, kk, v in bars if n == name and kk == k), np.nan) for name in names]
-            ax.bar(np.arange(len(names)) + (j - 1) * width, vals, width, label=k)
-        ax.set_xticks(np.arange(len(names)))
-        ax.set_xticklabels(names, rotation=30, ha="right", fontsize=7)
-        ax.set_ylabel("mask AP (x100), over the run's images")
-        ax.set_title("AP by object size (published: SAM paper Table 5)")
-        ax.legend(fontsize=7)
-        sections += save_plot(fig, out, "instances_ap_by_size.png", "AP by size")
-    return sections

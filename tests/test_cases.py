@@ -134,6 +134,16 @@ def test_case_grabcut_jpeg_mask(case):
     assert out["lossless"][1] == out["jpeg"][1]
 
 
+def test_case_grabcut_jpeg_mask_warning_is_one_plain_line_from_the_cli(case, tmp_path):
+    from conftest import run_cli
+
+    d = case("grabcut-jpeg-mask")
+    proc = run_cli("run", "point", "--model", "random-walker", "--dataset", "grabcut", "--root", d / "jpeg",
+                   "--points", "1", "--cache-dir", "none", "--no-progress", "--out", tmp_path / "out")
+    lines = [l for l in proc.stderr.splitlines() if "mask values" in l]
+    assert len(lines) == 1 and lines[0].startswith("sambench: warning: ") and "sambench:0" not in proc.stderr
+
+
 def test_case_instances_empty_detections(case):
     """No detections at all: pycocotools itself (an empty results set, check_pycocotools.py) gives
     AP = AP50 = AP75 = APm = 0 and APs = APl = ARs = ARl = -1 (no small or large ground truth)."""

@@ -256,6 +256,45 @@ def test_a_report_in_its_run_folder_never_takes_the_runs_files_for_its_own(tmp_p
 
 # 6. published rows with what differs --------------------------------------------------------------
 
+def test_a_partial_copy_of_one_of_the_23_datasets_is_named_beside_the_published_means(tmp_path):
+    import sys
+
+    sys.path.insert(0, str(REPO / "tests" / "datasets"))
+    from fixtures_a import write_bbbc038
+
+    root, expected = write_bbbc038(tmp_path / "bbbc")  # 4 non-empty mask files (one on a corrupt image)
+    out = tmp_path / "run"
+    proc = run_cli("run", "point", "--model", "oracle", "--dataset", "bbbc038", "--root", root, "--out", out,
+                   "--no-progress", "--cache-dir", "none")
+    assert "model: oracle (oracle) -- not a trained checkpoint" in proc.stdout  # said even without progress bars
+    table = pd.read_csv(out / "tables" / "point_vs_published.csv")
+    row = table[table["method"] == "oracle (oracle)"].iloc[0]
+    n_evaluated = sum(len(m) for m in expected.values())
+    assert f"bbbc038: 2 images, {n_evaluated} masks" in row["measured on"]
+    assert "bbbc038: 4 masks in the manifest (the paper sampled 10,506)" in row["differs from published"]
+
+
+def test_a_report_of_other_runs_never_goes_into_a_run_folder(tmp_path, demo_root):
+    for name in ("a", "b"):
+        point(tmp_path / name, demo_root, "--points", "1")
+    before = (tmp_path / "b" / "report.md").read_text()
+    proc = run_cli("report", tmp_path / "a", "--out", tmp_path / "b", "--force", check=False)
+    one_line_error(proc, str(tmp_path / "b"), "run folder of another run")
+    assert (tmp_path / "b" / "report.md").read_text() == before
+
+
+def test_compare_names_a_subset_and_says_how_to_compare_on_the_same_images(tmp_path, demo_root):
+    point(tmp_path / "sub", demo_root, "--points", "1", "--limit-images", "3")
+    point(tmp_path / "full", demo_root, "--points", "1", "--model-arg", "keep=0.5")
+    proc = run_cli("compare", tmp_path / "sub", tmp_path / "full", "--out", tmp_path / "c1", check=False)
+    one_line_error(proc, "is a subset (3 of 8 images)", f"--manifest {tmp_path / 'sub'}/manifest-demo.json")
+    point(tmp_path / "same", demo_root, "--points", "1", "--model-arg", "keep=0.5",
+          "--manifest", tmp_path / "sub" / "manifest-demo.json")
+    run_cli("compare", tmp_path / "sub", tmp_path / "same", "--out", tmp_path / "c2")
+    text = (tmp_path / "c2" / "compare.md").read_text()
+    assert text.count("demo subset: 3 of 8 images (--limit-images, seed 0)") == 2
+
+
 def test_point_published_rows_say_what_differs_and_are_not_drawn_on_one_dataset(tmp_path, demo_root):
     out = tmp_path / "run"
     point(out, demo_root, "--points", "1,5", "--limit-images", "4")
@@ -273,7 +312,7 @@ def test_plots_keep_one_colour_per_model_and_say_what_is_averaged(tmp_path, demo
     for name, extra in (("a", []), ("b", ["--model-arg", "keep=0.5"])):
         point(tmp_path / name, demo_root, "--points", "1,2", *extra)
     from sambench.app.summary import load_run
-    from sambench.tasks import point as point_module
+    from sambench.tasks import _point_report as point_module
 
     figures = {}
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -262,6 +263,7 @@ def cmd_run(args) -> int:
                        embedding_cache=Path(args.embedding_cache) if args.embedding_cache else None,
                        max_skipped=args.max_skipped, loader_workers=args.loader_workers)
     if summary is not None:
+        print(f"model: {model.label()}" + ("" if model.weights == "trained" else " -- not a trained checkpoint"))
         print(f"run folder: {args.out}  (summary.json, report.md, tables/, plots/)")
         for d in datasets:
             if d.manifest.describe_subset():
@@ -447,7 +449,18 @@ def user_errors() -> Tuple[type, ...]:
             MissingExtraError, FileNotFoundError, ValueError)
 
 
+def _format_warning(message, category, filename, lineno, line=None) -> str:
+    """Data warnings as one plain line ("sambench: warning: ..."); any other warning as Python prints it."""
+    if category.__name__ == "DataWarning":
+        return f"sambench: warning: {message}\n"
+    return _python_format_warning(message, category, filename, lineno, line)
+
+
+_python_format_warning = warnings.formatwarning
+
+
 def main(argv: Optional[List[str]] = None) -> int:
+    warnings.formatwarning = _format_warning
     try:
         parser = build_parser()
     except Exception as exc:  # a broken plug-in must not hide the cause

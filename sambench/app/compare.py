@@ -97,9 +97,23 @@ def comparability_errors(runs: Sequence[RunInfo]) -> List[str]:
         for (name, ca), (_, cb) in zip(da, db):
             if ca != cb:
                 lines.append(f"{r.path}: manifest of dataset '{name}' differs from {ref.path}'s "
-                             f"(field: datasets.{name}.manifest_checksum {cb[:12]} vs {ca[:12]})")
+                             f"(field: datasets.{name}.manifest_checksum {cb[:12]} vs {ca[:12]})"
+                             + _subset_hint(name, (r, ref)))
                 break
     return lines
+
+
+def _subset_hint(name: str, runs) -> str:
+    """"; RUN's manifest is a subset (10 of 79 images) of OTHER's: ..." when one run's manifest of
+    dataset ``name`` is a recorded --limit-images / --image-ids subset of the other's, else ""."""
+    entry = [{d["name"]: d for d in r.config.get("datasets", [])}.get(name, {}) for r in runs]
+    for small, large in ((0, 1), (1, 0)):
+        of = entry[small].get("subset_of") or {}
+        if of.get("checksum") and of["checksum"] == entry[large].get("manifest_checksum"):
+            return (f"; {runs[small].path}'s manifest is a subset ({entry[small].get('n_images')} of "
+                    f"{of.get('n_images')} images) of {runs[large].path}'s: evaluate both on the same images (the "
+                    f"same --limit-images and --seed, or --manifest {runs[small].path}/manifest-{name}.json)")
+    return ""
 
 
 # ---------------------------------------------------------------------------------------------

@@ -99,6 +99,7 @@ def write_comparison(comp, infos: Sequence[RunInfo], labels: Sequence[str], base
         fp = r.config["model"]
         lines.append(f"- **{l}**{' (baseline)' if l == base_label else ''}: `{r.path}`, {r.checkpoint}, "
                      f"weights {fp.get('weights', '?')}")
+        lines += [f"  - {s}: not the full manifest a complete run evaluates" for s in r.subsets()]
     lines += ["", f"Deltas are B minus A (each run minus the baseline **{base_label}**), in points (x100). "
                   f"Intervals: {s.ci_method} bootstrap over images ({s.n_resamples} resamples, seed {s.seed}); "
                   f"p: paired {'permutation test, A and B swapped per image' if s.test == 'permutation' else 'Wilcoxon signed-rank test of per-image mean deltas'}"

@@ -143,6 +143,9 @@ def write_report(run_paths: Sequence[Path], out: Path, baseline: Optional[Path] 
 
     builder = TASKS.get(task).report
     out = Path(out)
+    if (out / "config.json").is_file() and out.resolve() not in {r.path.resolve() for r in everything}:
+        raise ReportFolderError(f"{out}: is the run folder of another run (its config.json); a report of other "
+                                f"runs never goes there, even with --force: choose another --out")
     prepare_report_dir(out, force)
     before = _file_states(out) if out.is_dir() else {}  # what is new or changed after this is the report's own
     (out / "tables").mkdir(parents=True, exist_ok=True)
