@@ -14,8 +14,9 @@ Optionally NoC@85/90 with up to 20 clicks (RITM).
 Cost: the decoder's outputs stay on the model's device; thresholding, the pick and the IoU of
 every output against the ground truth happen there, and only the chosen mask comes back to the
 host (as bool) for the next click. The stages (decoder, prompt simulation, metric) are timed
-through ``Task.timer``. ``host_scoring=True`` runs the straightforward host path instead; the
-records are identical (tested).
+through ``Task.timer``. ``host_scoring=True`` scores on the host instead (every output copied
+back, IoU with numpy), in the same click loop: the reference the device scoring is tested against,
+record for record.
 """
 
 from __future__ import annotations
@@ -69,6 +70,17 @@ class _DeviceTruth:
         out = torch.where(union > 0, inter.double() / union.clamp(min=1).double(),
                           torch.ones((), dtype=torch.float64, device=masks.device))
         return out.cpu().numpy()
+
+
+class _HostTruth:
+    """An image's ground-truth masks on the host: the reference scoring (``host_scoring``)."""
+
+    def __init__(self, gts: Sequence[np.ndarray], ignore: Optional[np.ndarray]):
+        self.gts, self.ignore = gts, ignore
+
+    def iou(self, masks: np.ndarray, rows: Sequence[int]) -> np.ndarray:
+        """IoU of masks (b, K, H, W) bool with the ground truth ``rows`` (b,); (b, K) float64."""
+        return np.stack([mask_utils.batch_iou(m, self.gts[r], self.ignore) for m, r in zip(masks, rows)])
 
 
 def noc(ious: Sequence[float], threshold: float, max_clicks: int = NOC_MAX_CLICKS) -> int:
@@ -182,19 +194,27 @@ class PointTask(Task):
         if self.mask_input and not caps.mask_input:
             raise UnsupportedPromptError(f"model '{model.name}' takes no mask input; drop --mask-input")
 
-    def _decode(self, model, embedding, prompts: PromptBatch, multimask: bool):
-        """Reference path (``host_scoring``): every mask to the host. Returns (masks B,K,H,W bool,
-        pred_iou B,K, low_res or None)."""
+    def _decode_and_score_on_host(self, model, embedding, prompts: PromptBatch, multimask: bool,
+                                  gts: "_HostTruth", rows: Sequence[int]):
+        """The reference path (``host_scoring``): every output to the host, IoU with numpy
+        (``sambench.masks.batch_iou``). Returns what ``_decode_and_score`` returns."""
         import torch
 
-        masks, ious, lows = [], [], []
+        chosen, ious, pred_ious, picks, lows = [], [], [], [], []
         for start in range(0, len(prompts), self.max_batch):
             pred = model.decode(embedding, prompts.select(slice(start, start + self.max_batch)), multimask)
-            masks.append((pred.logits > model.mask_threshold).cpu().numpy())
-            ious.append(pred.iou_predictions.float().cpu().numpy())
-            lows.append(None if pred.low_res_logits is None else pred.low_res_logits.cpu())
-        low = None if any(x is None for x in lows) else torch.cat(lows)
-        return np.concatenate(masks), np.concatenate(ious), low
+            masks = (pred.logits > model.mask_threshold).cpu().numpy()
+            piou = pred.iou_predictions.float().cpu().numpy()
+            pick = np.argmax(piou, axis=1) if multimask else np.zeros(len(piou), dtype=np.int64)
+            span = np.arange(len(pick))
+            ious.append(gts.iou(masks, rows[start:start + len(pick)]))
+            chosen.append(masks[span, pick])
+            if pred.low_res_logits is not None:
+                lows.append(pred.low_res_logits.cpu()[torch.as_tensor(span), torch.as_tensor(pick)][:, None])
+            pred_ious.append(piou)
+            picks.append(pick)
+        low = torch.cat(lows) if len(lows) == len(chosen) and lows else None
+        return np.concatenate(chosen), np.concatenate(ious), np.concatenate(pred_ious), np.concatenate(picks), low
 
     def _decode_and_score(self, model, embedding, prompts: PromptBatch, multimask: bool, gts: "_DeviceTruth",
                           rows: Sequence[int]):
@@ -237,13 +257,12 @@ class PointTask(Task):
                 instances: Sequence[Instance], seed: int, dataset: str) -> List[Dict]:
         import torch  # here, not at import: reading results (sambench report) needs no torch
 
-        if self.host_scoring:
-            return self._process_on_host(model, sample, embedding, instances, seed, dataset)
         timer = self.timer
         with timer.stage("metric"):
             gts = [inst.mask() for inst in instances]
             ignore = sample.ignore_mask(include_void=self.ignore_void)
-            truth = _DeviceTruth(gts, ignore, model.device)
+            truth = _HostTruth(gts, ignore) if self.host_scoring else _DeviceTruth(gts, ignore, model.device)
+        decode_and_score = self._decode_and_score_on_host if self.host_scoring else self._decode_and_score
         n = len(instances)
         with timer.stage("prompts"):
             clicks: List[List[Click]] = []
@@ -281,8 +300,7 @@ class PointTask(Task):
                                   targets=[targets[b] for b in active])
             use_multi = multimask and k == 1
             timer.count("prompts", len(active))
-            chosen, ious, pred_ious, picks, low = self._decode_and_score(model, embedding, prompts, use_multi,
-                                                                          truth, active)
+            chosen, ious, pred_ious, picks, low = decode_and_score(model, embedding, prompts, use_multi, truth, active)
             for j, b in enumerate(active):
                 pick = int(picks[j])
                 current[b] = chosen[j]
@@ -291,62 +309,6 @@ class PointTask(Task):
                 last_iou[b] = float(ious[j, pick])
                 last_pred_iou[b] = float(pred_ious[j, pick])
                 oracle = float(ious[j].max()) if k == 1 else None
-                rle = mask_utils.encode(current[b]) if k in self.mask_counts else None
-                rows.append(self._row(instances[b], k, clicks[b][-1], last_iou[b], oracle, last_pred_iou[b], False, rle))
-        return rows
-
-    def _process_on_host(self, model: PromptableModel, sample: Sample, embedding: ImageEmbedding,
-                         instances: Sequence[Instance], seed: int, dataset: str) -> List[Dict]:
-        """The straightforward path (``host_scoring=True``): all outputs to the host, IoU with numpy.
-        Kept as the reference the device path is tested against (identical records)."""
-        import torch
-
-        gts = [inst.mask() for inst in instances]
-        ignore = sample.ignore_mask(include_void=self.ignore_void)
-        n = len(instances)
-        clicks: List[List[Click]] = []
-        for inst, gt in zip(instances, gts):
-            rng = np.random.default_rng(stable_seed(seed, dataset, sample.image_id, inst.id))
-            clicks.append([first_point(gt, self.first_point_mode, rng)])
-        targets = [inst.id for inst in instances]
-        multimask = model.capabilities.multimask
-        rows: List[Dict] = []
-        current = [None] * n  # chosen mask per instance
-        low_res: List[Optional[torch.Tensor]] = [None] * n
-        active = list(range(n))
-        last_iou = [0.0] * n
-        last_pred_iou = [float("nan")] * n
-        for k in range(1, self.max_clicks + 1):
-            if k > 1:
-                still = []
-                for b in range(n):
-                    c = next_click(gts[b], current[b], clicks[b], ignore) if b in active else None
-                    if c is None:  # no error left: the mask stands for every later count
-                        rows.append(self._row(instances[b], k, None, last_iou[b], None, last_pred_iou[b], True))
-                    else:
-                        clicks[b].append(c)
-                        still.append(b)
-                active = still
-                if not active:
-                    continue
-            coords = np.array([[[c.x, c.y] for c in clicks[b]] for b in active], dtype=np.float64)
-            labels = np.array([[1 if c.positive else 0 for c in clicks[b]] for b in active], dtype=np.int64)
-            mask_in = None
-            if self.mask_input and k > 1:
-                mask_in = torch.stack([low_res[b] for b in active])
-            prompts = PromptBatch(point_coords=coords, point_labels=labels, mask_input=mask_in,
-                                  targets=[targets[b] for b in active])
-            use_multi = multimask and k == 1
-            masks, pred_ious, low = self._decode(model, embedding, prompts, use_multi)
-            for j, b in enumerate(active):
-                ious = mask_utils.batch_iou(masks[j], gts[b], ignore)
-                pick = int(np.argmax(pred_ious[j])) if use_multi else 0
-                current[b] = masks[j, pick]
-                if low is not None:
-                    low_res[b] = low[j, pick][None]
-                last_iou[b] = float(ious[pick])
-                last_pred_iou[b] = float(pred_ious[j, pick])
-                oracle = float(ious.max()) if k == 1 else None
                 rle = mask_utils.encode(current[b]) if k in self.mask_counts else None
                 rows.append(self._row(instances[b], k, clicks[b][-1], last_iou[b], oracle, last_pred_iou[b], False, rle))
         return rows
