@@ -49,6 +49,24 @@ def test_a_folder_without_the_untrained_marker_is_a_trained_checkpoint_named_by_
         "hf", checkpoint=str(save_tiny_hf("sam2", tmp_path / "other"))).fingerprint()["config_sha256"]
 
 
+def test_an_unreadable_untrained_marker_is_refused_never_taken_for_trained(tmp_path):
+    folder = save_tiny_hf("sam", tmp_path / "tiny", seed=0)
+    (folder / "sambench.json").write_text('{"weights": "untrained"')  # torn
+    with pytest.raises(CheckpointError, match="sambench.json: not readable JSON"):
+        build_model("hf", checkpoint=str(folder), device="cpu")
+
+
+def test_the_text_routes_read_the_same_untrained_marker(tmp_path):
+    """One marker file for every save_pretrained folder sambench builds: a tiny SAM folder's
+    ``sambench.json`` written by hf_tiny is what the text loaders read too."""
+    from sambench.models.hf import MARKER, weights_kind
+    from sambench.models.text_tiny import save_tiny_owlv2
+
+    assert weights_kind(save_tiny_hf("sam", tmp_path / "sam", seed=0)) == "untrained"
+    owl = save_tiny_owlv2(tmp_path / "owl")
+    assert (owl / MARKER).is_file() and weights_kind(owl) == "untrained"
+
+
 def test_sam2_family_and_version_come_from_config_and_name(tmp_path):
     model = build_model("hf", checkpoint=str(save_tiny_hf("sam2", tmp_path / "sam2.1-mine")), device="cpu")
     assert model.family == "SAM 2.1" and model.size.startswith("Hiera")

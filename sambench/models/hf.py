@@ -201,14 +201,27 @@ def load_hf_model(folder: Path, model_type: str, device):
 
 
 def read_marker(folder: Path) -> dict:
-    """The ``sambench.json`` a tiny random folder carries ({} for real checkpoints)."""
+    """The ``sambench.json`` a tiny random folder carries ({} for real checkpoints).
+
+    Raises:
+      CheckpointError (one line) for a marker that is not a JSON object: a model is never labelled
+      trained because its marker could not be read.
+    """
     marker = folder / MARKER
     if not marker.is_file():
         return {}
     try:
-        return json.loads(marker.read_text())
-    except json.JSONDecodeError:
-        return {}
+        data = json.loads(marker.read_text())
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{marker}: not readable JSON ({{\"weights\": \"untrained\"}} expected: {exc})") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{marker}: expected a JSON object ({{\"weights\": \"untrained\"}})")
+    return data
+
+
+def weights_kind(folder: Path) -> str:
+    """"untrained" (or what the folder's ``sambench.json`` says), else "trained"."""
+    return str(read_marker(folder).get("weights", "trained"))
 
 
 def build_hf(checkpoint: Optional[str] = None, device: Optional[str] = None, download: bool = False,

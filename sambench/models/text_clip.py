@@ -18,7 +18,7 @@ and text encoder, :class:`PhraseCache`). Similarities are cosines of the L2-norm
 The open_clip model is ``--clip NAME`` (a built-in config such as ``ViT-B-32``, with
 ``--clip-checkpoint FILE``: weights loaded with ``weights_only=True``; or ``local-dir:PATH``, a
 folder with ``open_clip_config.json`` and weights). Without weights the model is randomly
-initialised and labelled untrained, as is a folder with a ``sambench_weights.json`` saying so.
+initialised and labelled untrained, as is a folder with a ``sambench.json`` saying so.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from ..data import Sample
 from .base import ImageEmbedding, PromptableModel, UnsupportedPromptError, sha256_file
 from .text import (PhraseCache, TextAnswer, TextPromptableModel, TextQuery, cap_total, mask_box, select,
                    worst_weights)
-from .text_hf import MARKER, weights_kind
+from .hf import MARKER, weights_kind
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 

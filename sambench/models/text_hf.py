@@ -6,7 +6,7 @@ Loading (:func:`load_hf_folder`): ``--checkpoint`` is a folder written by ``save
 is downloaded (``local_files_only``). The SHA-256 of every weight file is computed and combined
 into one ``checkpoint_sha256`` (sha256 of the sorted ``name:sha256`` lines) before the model is
 built; ``.bin`` files load through transformers' ``torch.load(..., weights_only=True)``. A folder
-carrying a ``sambench_weights.json`` with ``{"weights": "untrained"}`` (what
+carrying a ``sambench.json`` with ``{"weights": "untrained"}`` (what
 ``sambench.models.text_tiny`` writes for its seeded random tiny configs) is labelled untrained in
 every output.
 
@@ -28,8 +28,6 @@ all phrases); only the kept queries' masks are resized to the image.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -39,10 +37,10 @@ import torch
 from .. import masks as mask_utils
 from ..data import Sample
 from .base import ImageEmbedding, sha256_file
+from .hf import combined_digest, weights_kind
 from .text import PhraseCache, TextAnswer, TextPromptableModel, TextQuery, answers_from_rles, cap_total, select
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pth", ".pt")
-MARKER = "sambench_weights.json"
 
 
 class HFFolderError(ValueError):
@@ -50,25 +48,13 @@ class HFFolderError(ValueError):
 
 
 def folder_sha256(folder: Path) -> Tuple[str, Dict[str, str]]:
-    """(combined SHA-256, {file name: SHA-256}) of the weight files of a ``save_pretrained`` folder."""
+    """(combined SHA-256, {file name: SHA-256}) of the weight files of a ``save_pretrained`` folder
+    (combined as ``sambench.models.hf.combined_digest``, as for ``--model hf``)."""
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in WEIGHT_SUFFIXES)
     if not files:
         raise HFFolderError(f"{folder}: no weight file (*.safetensors / *.bin) in the checkpoint folder")
     per_file = {p.name: sha256_file(p) for p in files}
-    combined = hashlib.sha256("".join(f"{n}:{h}\n" for n, h in per_file.items()).encode()).hexdigest()
-    return combined, per_file
-
-
-def weights_kind(folder: Path) -> str:
-    """"untrained" when the folder says so (``sambench_weights.json``), else "trained"."""
-    marker = folder / MARKER
-    if marker.is_file():
-        try:
-            kind = json.loads(marker.read_text()).get("weights", "trained")
-        except (OSError, ValueError, AttributeError):
-            raise HFFolderError(f"{marker}: not a readable json ({{\"weights\": \"untrained\"}} expected)")
-        return str(kind)
-    return "trained"
+    return combined_digest(per_file), per_file
 
 
 def load_hf_folder(checkpoint, model_cls, processor_cls, device: torch.device, what: str):

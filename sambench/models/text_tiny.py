@@ -6,7 +6,7 @@ a small local tokenizer (a character-level CLIP BPE or WordPiece vocabulary; ope
 BPE vocabulary that ships inside the package) and a small image processor, and writes everything
 with ``save_pretrained`` (open_clip: ``open_clip_config.json`` + ``open_clip_pytorch_model.bin``)
 into a folder, so the same loading code as for official checkpoints reads it back. Every folder
-carries ``sambench_weights.json`` = ``{"weights": "untrained"}``: the loaders label these models
+carries ``sambench.json`` = ``{"weights": "untrained"}``: the loaders label these models
 UNTRAINED in every output; their numbers test the plumbing and mean nothing.
 
 Grounding DINO's modelling code hard-codes BERT-base token ids for [CLS] (101), [SEP] (102), "."
@@ -22,7 +22,7 @@ from typing import Dict, Union
 
 import torch
 
-from .text_hf import MARKER
+from .hf import MARKER
 
 PathLike = Union[str, Path]
 UNTRAINED = {"weights": "untrained", "note": "seeded random tiny config written by sambench.models.text_tiny"}
