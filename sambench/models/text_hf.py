@@ -4,7 +4,8 @@ loading of ``save_pretrained`` folders shared by the transformers-based text rou
 Loading (:func:`load_hf_folder`): ``--checkpoint`` is a folder written by ``save_pretrained``
 (``config.json``, ``model.safetensors`` or ``pytorch_model.bin``, the processor's files); nothing
 is downloaded (``local_files_only``). The SHA-256 of every weight file is computed and combined
-into one ``checkpoint_sha256`` (sha256 of the sorted ``name:sha256`` lines) before the model is
+into one ``checkpoint_sha256`` (a single file's own SHA-256, else the SHA-256 of the sorted
+``name:sha256`` lines, as for ``--model hf``) before the model is
 built; ``.bin`` files load through transformers' ``torch.load(..., weights_only=True)``. A folder
 carrying a ``sambench.json`` with ``{"weights": "untrained"}`` (what
 ``sambench.models.text_tiny`` writes for its seeded random tiny configs) is labelled untrained in
