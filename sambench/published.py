@@ -90,3 +90,13 @@ def published_settings(table: str) -> dict:
     if not len(rows):
         raise ValueError(f"published_settings.csv has nothing for table {table}")
     return dict(zip(rows["key"], rows["value"]))
+
+
+PARTIAL_COPY_FRACTION = 0.9
+
+
+def fewer_masks_than_the_paper(n_masks: Optional[int], paper_masks: Optional[int]) -> bool:
+    """True when a dataset copy's usable masks are under 90% of the masks the SAM paper sampled from it
+    (Table 7): a partial copy or another split. The paper's own sampling (about 10k masks of larger
+    sets, which sambench's manifests repeat) is never flagged."""
+    return bool(paper_masks) and n_masks is not None and n_masks < PARTIAL_COPY_FRACTION * paper_masks

@@ -97,7 +97,13 @@ class Registry(Generic[T]):
         if self.canonical(name) in self._builders:
             return self._builders[self.canonical(name)]
         if ":" in name:
-            return load_object(name)
+            try:
+                return load_object(name)
+            except UnknownNameError:
+                attr = name.rpartition(":")[2]
+                if self.canonical(attr) in self._builders:  # the file registered it under that name
+                    return self._builders[self.canonical(attr)]
+                raise
         raise UnknownNameError(f"unknown {self.kind} '{name}'{self.suggest(name)} (known: {', '.join(self.names())})")
 
     def suggest(self, name: str) -> str:
@@ -119,9 +125,17 @@ def load_object(spec: str):
         spec_obj = importlib.util.spec_from_file_location(mod_name, path)
         module = importlib.util.module_from_spec(spec_obj)
         sys.modules[mod_name] = module
-        spec_obj.loader.exec_module(module)
+        try:
+            spec_obj.loader.exec_module(module)
+        except ImportError as exc:  # typically a file copied out of the package keeping "from .base import"
+            hint = (" (a file outside the package imports sambench's modules absolutely: "
+                    "'from sambench.datasets.base import ...', not 'from .base import ...')"
+                    if "relative import" in str(exc) else "")
+            raise UnknownNameError(f"{path}: could not be imported: {exc}{hint}") from None
     else:
         module = importlib.import_module(target)
     if not hasattr(module, attr):
-        raise AttributeError(f"{target}: defines no '{attr}'")
+        defined = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_")
+                         and getattr(v, "__module__", None) == module.__name__)
+        raise UnknownNameError(f"{target}: defines no '{attr}' (it defines: {', '.join(defined) or 'nothing callable'})")
     return getattr(module, attr)

@@ -46,6 +46,12 @@ class RunInfo:
                 for d in self.config.get("datasets", []) if d.get("subset_of")]
 
 
+def fmt_score(v: Optional[float], digits: int = 3) -> str:
+    """An AP/AR-style score for a headline: "-" where it is undefined (None, or the official evaluators'
+    -1 for "no ground truth in this range"), never a number."""
+    return "-" if v is None or v < 0 else f"{v:.{digits}f}"
+
+
 def describe_subset(subset_of: Optional[dict], n_images: Optional[int]) -> Optional[str]:
     """One phrase for a manifest's ``subset_of``: "subset: 20 of 79 images (--limit-images, seed 0)"."""
     if not subset_of:

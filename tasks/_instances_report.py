@@ -74,7 +74,10 @@ def report_instances(runs: List[RunInfo], base: Optional[RunInfo], out: Path) ->
             d.update({k: percent(s.get(k)) for k in ("mIoU", "mIoU_s", "mIoU_m", "mIoU_l")})
         det = s.get("detections") or {}
         d["n_masks"] = s.get("n_masks")
-        d["n_skipped_detections"] = det.get("n_skipped", 0)
+        if det:
+            d.update({"detections prompted": det.get("n_prompted"), "clipped to the image": det.get("n_clipped", 0),
+                      "detections skipped": det.get("n_skipped", 0),
+                      "images without detections": det.get("n_images_without_detections")})
         detail.append(d)
     published = [dict(r, **{"differs from published": ""}) for r in published_table5()]
     table = pd.DataFrame(published + list(rows.values()), columns=TABLE5_COLUMNS + ["differs from published"])

@@ -10,7 +10,8 @@ from typing import Dict, List, Optional
 
 import pandas as pd
 
-from sambench.published import published_point_deltas, published_point_means, published_settings
+from sambench.published import (fewer_masks_than_the_paper, published_point_deltas, published_point_means,
+                                published_settings)
 from sambench.reporting import (PUBLISHED_COLORS, RunInfo, delta_formats, labels_with_baseline, run_colors, save_plot,
                                 side_by_side, slug, write_table)
 
@@ -145,7 +146,7 @@ def _fewer_masks_than_the_paper(run: RunInfo) -> List[str]:
     out = []
     for d in run.config.get("datasets", []):
         paper, full = d.get("paper_masks"), (d.get("subset_of") or d).get("n_masks")
-        if paper and full is not None and full < 0.9 * paper:
+        if fewer_masks_than_the_paper(full, paper):
             out.append(f"{d['name']}: {full:,} masks in the manifest (the paper sampled {paper:,})")
     return out
 

@@ -48,7 +48,7 @@ from sambench.metrics import coco_eval
 from sambench import masks as mask_utils
 from sambench.data import Instance, Sample
 from sambench.models.base import ImageEmbedding, PromptableModel, PromptBatch, UnsupportedPromptError
-from sambench.reporting import RunInfo
+from sambench.reporting import RunInfo, fmt_score
 
 from ._instances_report import report_instances
 from .base import TASKS, Task, skip_summary
@@ -385,15 +385,18 @@ class InstancesTask(Task):
     # -- summary --------------------------------------------------------------------------------
     def headline(self, summary: Dict) -> str:
         m = summary.get("metrics", {})
-        parts = [f"{k}=" + ("-" if m[k] is None or m[k] < 0 else f"{m[k]:.3f}")  # -1: undefined (no ground truth)
-                 for k in ("AP", "AP50", "AP75", "APs", "APm", "APl") if k in m]
+        parts = [f"{k}={fmt_score(m[k])}" for k in ("AP", "AP50", "AP75", "APs", "APm", "APl") if k in m]
         line = f"{summary.get('dataset')}: mask AP ({summary.get('evaluator')}): " + ", ".join(parts)
         if summary.get("mode") == "gt-boxes":
             line += "\n" + ", ".join(f"{k}={summary[k]:.3f}" for k in ("mIoU", "mIoU_s", "mIoU_m", "mIoU_l")
                                      if summary.get(k) is not None)
         det = summary.get("detections") or {}
-        if det.get("n_skipped"):
-            line += f"\nskipped detections: {det['n_skipped']} ({det.get('skipped_by_reason')})"
+        if det:
+            reasons = "; ".join(f"{r}: {n}" for r, n in (det.get("skipped_by_reason") or {}).items())
+            line += (f"\ndetections: {det.get('n_prompted')} prompted, {det.get('n_clipped', 0)} clipped to the image, "
+                     f"{det.get('n_skipped', 0)} skipped" + (f" ({reasons})" if reasons else "")
+                     + f"; {det.get('n_images_without_detections', 0)} evaluated images without any detection "
+                       f"(their objects count as missed)")
         return line
 
     @staticmethod
@@ -492,7 +495,9 @@ class InstancesTask(Task):
             skipped_by_reason["malformed entry (no image id)"] = n_unattributed
         if n_unknown_image:
             skipped_by_reason["image id not in the dataset"] = n_unknown_image
+        with_boxes = set(rec.loc[rec["status"].astype(str) == OK, "image_id"].astype(str)) if len(rec) else set()
         out.update({"n_total": total, "n_prompted": n_prompted,
+                    "n_images_without_detections": len(set(map(str, processed)) - with_boxes),
                     "n_clipped": int(rec["clipped"].fillna(0).astype(int).sum()) if len(rec) else 0,
                     "n_skipped": int(sum(skipped_by_reason.values())), "skipped_by_reason": skipped_by_reason,
                     "n_on_images_not_evaluated": n_not_evaluated})

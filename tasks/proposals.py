@@ -38,8 +38,8 @@ from sambench.generation.amg import AmgConfig, check_model as amg_check_model, g
 from sambench.data import Instance, Sample
 from sambench.models.base import ImageEmbedding, PromptableModel
 from sambench.published import percent, published_rows, published_settings
-from sambench.reporting import (PUBLISHED_COLORS, RunInfo, delta_formats, labels_with_baseline, run_colors, save_plot,
-                                side_by_side, write_table)
+from sambench.reporting import (PUBLISHED_COLORS, RunInfo, delta_formats, fmt_score, labels_with_baseline, run_colors,
+                                save_plot, side_by_side, write_table)
 from sambench.rng import stable_seed
 
 from .base import TASKS, Task, skip_summary
@@ -168,7 +168,7 @@ class ProposalsTask(Task):
     def headline(self, summary: Dict) -> str:
         K = summary.get("max_proposals", self.max_proposals)
         keys = [f"AR@{K}", "AR_s", "AR_m", "AR_l", "AR_f", "AR_c", "AR_r"]
-        return f"{summary.get('dataset')}: " + ", ".join(f"{k}={summary[k]:.3f}" for k in keys
+        return f"{summary.get('dataset')}: " + ", ".join(f"{k}={fmt_score(summary[k])}" for k in keys
                                                         if summary.get(k) is not None)
 
     @staticmethod

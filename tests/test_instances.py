@@ -205,3 +205,28 @@ def test_real_coco_val2017_agrees_with_pycocotools(tmp_path):
     s = run(tmp_path / "oracle", "--detections", dets, root=root, dataset="coco2017")
     assert s["stats"] == cocoeval_stats(ann, tmp_path / "oracle" / "coco_results.json")
     assert s["AP"] == pytest.approx(1.0)
+
+
+def test_images_without_detections_and_clipped_boxes_are_said_in_the_run_output(tmp_path, coco_data):
+    root, ann, _ = coco_data
+    dets = json.loads(gt_detections(ann, tmp_path / "all.json").read_text())
+    images = sorted({d["image_id"] for d in dets})
+    dropped = images[0]  # an evaluated image whose every object the detector missed
+    kept = [d for d in dets if d["image_id"] != dropped]
+    kept.append({"image_id": images[1], "category_id": kept[0]["category_id"], "bbox": [0, 60, 500, 60], "score": 0.01})
+    path = tmp_path / "dets.json"
+    path.write_text(json.dumps(kept))
+    out = tmp_path / "run"
+    proc = run_cli("run", "instances", "--model", "oracle", "--dataset", "coco", "--root", root / "val2017",
+                   "--ann", ann, "--detections", path, "--out", out, "--no-progress", "--cache-dir", "none")
+    # the dropped image and every image without objects (background images are evaluated too)
+    all_images = {im["id"] for im in json.loads(Path(ann).read_text())["images"]}
+    n_without = len(all_images - {d["image_id"] for d in kept})
+    assert n_without == 2  # the fixture: images 1, 2 with objects, 3 without; 1 dropped here
+    d = json.loads((out / "summary.json").read_text())["detections"]
+    assert d["n_images_without_detections"] == n_without and d["n_clipped"] == 1 and d["n_prompted"] == len(kept)
+    assert (f"detections: {len(kept)} prompted, 1 clipped to the image, 0 skipped; {n_without} evaluated images "
+            f"without any detection") in proc.stdout
+    detail = pd.read_csv(out / "tables" / "instances_detail.csv")
+    assert detail["images without detections"].tolist() == [n_without]
+    assert detail["clipped to the image"].tolist() == [1]

@@ -175,3 +175,22 @@ def test_a_users_model_in_one_file_runs(tmp_path, demo_root):
     s = json.loads((out / "summary.json").read_text())
     assert s["model"]["name"] == "disk" and s["model"]["params"] == {"radius": 4}
     assert 0.0 < s["datasets"]["demo"]["miou"]["1"] < 1.0
+
+
+def test_a_users_model_file_is_hashed_and_edited_code_cannot_resume_the_run(tmp_path, demo_root):
+    import hashlib
+
+    code = tmp_path / "my_model.py"
+    code.write_text((REPO / "examples" / "my_model.py").read_text())
+    args = ["run", "point", "--model", f"{code}:build", "--model-arg", "radius=4", "--dataset", "demo", "--root",
+            demo_root, "--points", "1", "--no-progress"]
+    out = tmp_path / "disk"
+    run_cli(*args, "--out", out)
+    config = json.loads((out / "config.json").read_text())
+    assert config["model"]["code"]["sha256"] == hashlib.sha256(code.read_bytes()).hexdigest()
+    assert config["model"]["code"]["file"] == str(code)
+    done = out / "records" / "done-rank0.jsonl"
+    done.write_text("\n".join(done.read_text().splitlines()[:2]) + "\n")
+    code.write_text(code.read_text() + "\n# edited\n")
+    proc = run_cli(*args, "--out", out, "--resume", check=False)
+    assert proc.returncode == 2 and "the model's code changed" in proc.stderr and str(code) in proc.stderr

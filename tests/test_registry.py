@@ -84,3 +84,47 @@ def test_third_party_models_datasets_and_tasks_register_through_entry_points(tmp
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["datasets"]["plug-coco"]["miou"]["1"] == 1.0  # the oracle returns the ground truth
     assert (tmp_path / "run" / "report.md").is_file()
+
+
+def test_file_specs_fail_in_one_line_and_a_copied_adapter_runs_from_its_own_file(tmp_path, demo_root):
+    """``--model/--dataset path/to/file.py:NAME``: a missing name or a relative import is one line;
+    NAME may be the class or the name the file registers."""
+    from conftest import REPO, run_cli
+
+    model_file = tmp_path / "my_model.py"
+    model_file.write_text((REPO / "examples" / "my_model.py").read_text())
+    proc = run_cli("run", "point", "--model", f"{model_file}:nobuild", "--dataset", "demo", "--root", demo_root,
+                   "--out", tmp_path / "o1", check=False)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "defines no 'nobuild'" in lines[0] and "build" in lines[0]
+
+    copied = tmp_path / "my_grabcut.py"  # dataset_adapters/grabcut.py copied as docs/architecture.md says
+    source = (REPO / "dataset_adapters" / "grabcut.py").read_text()
+    copied.write_text(source.replace('@DATASETS.register("grabcut")', '@DATASETS.register("my-grabcut")'))
+    root = tmp_path / "gc"
+    (root / "data_GT").mkdir(parents=True)
+    (root / "boundary_GT").mkdir()
+    proc = run_cli("run", "point", "--model", "oracle", "--dataset", f"{copied}:my-grabcut", "--root", root,
+                   "--out", tmp_path / "o2", check=False)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "from sambench.datasets.base import" in lines[0]
+
+    absolute = source.replace("from .", "from sambench.datasets.").replace(
+        '@DATASETS.register("grabcut")', '@DATASETS.register("my-grabcut")').replace(
+        'name = "grabcut"', 'name = "my-grabcut"')
+    copied.write_text(absolute)
+    import numpy as np
+    from PIL import Image
+
+    img = np.random.default_rng(0).integers(0, 255, (40, 50, 3), dtype=np.uint8)
+    mask = np.zeros((40, 50), np.uint8)
+    mask[10:30, 15:35] = 255
+    Image.fromarray(img).save(root / "data_GT" / "toy.png")
+    Image.fromarray(mask).save(root / "boundary_GT" / "toy.png")
+    out = tmp_path / "o3"
+    run_cli("run", "point", "--model", "oracle", "--dataset", f"{copied}:my-grabcut", "--root", root, "--out", out,
+            "--points", "1", "--no-progress", "--cache-dir", "none")
+    import json
+
+    d = json.loads((out / "summary.json").read_text())["datasets"]
+    assert list(d) == ["my-grabcut"] and d["my-grabcut"]["miou"]["1"] == 1.0 and d["my-grabcut"]["n_masks"] == 1

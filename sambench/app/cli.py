@@ -125,7 +125,7 @@ def add_dataset_arguments(p: argparse.ArgumentParser, multiple: bool = True) -> 
     g = p.add_argument_group("data")
     action = "append" if multiple else "store"
     g.add_argument("--dataset", action=action, required=True,
-                   help="registered name (sambench list datasets)" + ("; repeat with --root for several" if multiple else ""))
+                   help="registered name (sambench list datasets) or path/to/file.py:NAME" + ("; repeat with --root for several" if multiple else ""))
     g.add_argument("--root", action=action, help="dataset folder (its layout: sambench datasets list / docs/datasets.md)")
     g.add_argument("--ann", action=action, help="annotation file, for adapters that take one (e.g. coco)")
     g.add_argument("--split", help="split, where the adapter has several")

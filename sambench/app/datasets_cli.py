@@ -251,6 +251,16 @@ def format_verify_report(d: dict) -> str:
         f"manifest: {m['n_images']:,} images, {m['n_masks']:,} masks"
         + (f" (subsampled, seed {m['seed']})" if m["subsampled"] else " (all usable masks)"),
         f"manifest checksum: {m['checksum']}",
-        f"({d['seconds']} s)",
     ]
+    if d.get("paper_masks"):
+        from sambench.published import fewer_masks_than_the_paper
+
+        if fewer_masks_than_the_paper(d["n_masks"], d["paper_masks"]):
+            lines.append(f"verdict: a partial copy or another split: {d['n_masks']:,} usable masks, "
+                         f"{d['n_masks'] / d['paper_masks']:.0%} of the {d['paper_masks']:,} the paper sampled; "
+                         f"point numbers on it are not comparable with the paper's")
+        else:
+            lines.append(f"verdict: at least the masks the paper sampled ({d['paper_masks']:,}); the manifest "
+                         f"samples as the paper did")
+    lines.append(f"({d['seconds']} s)")
     return "\n".join(lines)

@@ -23,13 +23,13 @@ import numpy as np
 import torch
 
 from sambench.data import Sample
-from sambench.models.base import ImageEmbedding, PromptableModel
+from sambench.models.base import ImageEmbedding, PromptableModel, model_identity
 
 
 def model_signature(model: PromptableModel) -> str:
     from sambench.app.store import package_versions
 
-    fp = {k: v for k, v in model.fingerprint().items() if k not in ("checkpoint", "label")}
+    fp = {k: v for k, v in model_identity(model).items() if k not in ("checkpoint", "label")}
     versions = package_versions()
     fp["versions"] = {k: versions.get(k) for k in ("torch", "segment-anything")}
     fp["device_type"] = torch.device(getattr(model, "device", "cpu")).type
@@ -55,7 +55,7 @@ class EmbeddingCache:
         self.dir.mkdir(parents=True, exist_ok=True)
         meta = self.dir / "model.json"
         if not meta.exists():
-            meta.write_text(json.dumps(model.fingerprint(), indent=1, default=str))
+            meta.write_text(json.dumps(model_identity(model), indent=1, default=str))
         self.hits = 0
         self.misses = 0
 

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from sambench import __version__
 from sambench.data import BadSampleError, Sample
-from sambench.models.base import PromptableModel
+from sambench.models.base import PromptableModel, model_identity
 from sambench.timing import StageTimer, format_timing
 from sambench.app.store import RunFolder, RunFolderError, command_line, device_info, now_iso, package_versions
 from sambench.app.summary import comparable_keys, summarize_run
@@ -71,7 +71,7 @@ def build_config(task, model: PromptableModel, datasets: Sequence[DatasetRun], s
         "sambench_version": __version__,
         "created": now_iso(),
         "command": command_line(),
-        "model": model.fingerprint(),
+        "model": model_identity(model),
         "datasets": [describe_dataset(d) for d in datasets],
         "protocol": task.protocol(),
         "seed": seed,
@@ -91,6 +91,11 @@ def check_resumable(old: dict, new: dict, path: Path) -> None:
             or old.get("model", {}).get("dtype", "fp32") != new["model"].get("dtype", "fp32"):
         raise RunFolderError(f"{path}: cannot resume, the run there used another model, dtype, dataset, manifest, "
                              f"seed or protocol")
+    code_then, code_now = (old.get("model", {}).get("code") or {}), (new["model"].get("code") or {})
+    if code_then.get("sha256") != code_now.get("sha256"):
+        raise RunFolderError(f"{path}: cannot resume, the model's code changed since the run started "
+                             f"({code_now.get('file') or code_then.get('file')}: SHA-256 {str(code_then.get('sha256'))[:12]} "
+                             f"then, {str(code_now.get('sha256'))[:12]} now)")
 
 
 def validate_instances(sample: Sample, wanted: Sequence[str]) -> Tuple[list, List[dict]]:

@@ -170,7 +170,28 @@ def build_model(name: str, checkpoint: Optional[str] = None, device: Optional[st
     if not isinstance(model, PromptableModel):
         raise TypeError(f"model builder '{name}' returned {type(model).__name__}, not a PromptableModel")
     module = getattr(builder, "__module__", None) or getattr(getattr(builder, "func", None), "__module__", "")
-    if model.source is None and not str(module).startswith("sambench.models"):
-        model.source = "user plugin"
+    if not str(module).startswith("sambench.models"):
+        if model.source is None:
+            model.source = "user plugin"
+        model.code_provenance = _code_provenance(builder, str(module))
     model.set_dtype(dtype)
     return model
+
+
+def _code_provenance(builder, module: str) -> Optional[dict]:
+    """{"module", "file", "sha256"} of the source file defining a user's builder, or None if it has none."""
+    import inspect
+    import sys
+
+    from .base import sha256_file
+
+    mod = sys.modules.get(module)
+    path = getattr(mod, "__file__", None) if mod is not None else None
+    if path is None:
+        try:
+            path = inspect.getsourcefile(builder)
+        except TypeError:
+            path = None
+    if not path:
+        return None
+    return {"module": module, "file": str(path), "sha256": sha256_file(path)}

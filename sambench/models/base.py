@@ -267,3 +267,12 @@ def _device_type(device) -> str:
 def to_numpy(x) -> np.ndarray:
     torch = sys.modules.get("torch")  # a tensor can only exist if torch was imported
     return x.detach().cpu().numpy() if torch is not None and isinstance(x, torch.Tensor) else np.asarray(x)
+
+
+def model_identity(model: "PromptableModel") -> Dict[str, Any]:
+    """``model.fingerprint()`` plus, for a model built from a user's file, module or plug-in, the
+    builder's source file and its SHA-256 (``model.code_provenance``, set by ``build_model``): edited
+    model code is a different model in run configs and in the embedding cache's key."""
+    fp = model.fingerprint()
+    code = getattr(model, "code_provenance", None)
+    return dict(fp, code=code) if code else fp

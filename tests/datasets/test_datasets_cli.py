@@ -74,6 +74,9 @@ def test_verify_counts_and_report(tmp_path):
     for needle in ("bbbc038", "227", "10,506", "zero-area masks skipped: 1", "aaa: mask empty",
                    "broken samples skipped: 1", "ccc: ", m.checksum()):
         assert needle in text, needle
+    assert "verdict: a partial copy or another split: 3 usable masks, 0% of the 10,506 the paper sampled" in text
+    assert "verdict: at least the masks the paper sampled (10,506)" in format_verify_report(dict(d, n_masks=9456))
+    assert "verdict: a partial copy" in format_verify_report(dict(d, n_masks=9455))  # 90% of 10,506 = 9455.4
 
 
 def test_verify_finds_truncated_images_and_crowd(tmp_path):
