@@ -154,9 +154,10 @@ class RefCOCOBase(DatasetAdapter):
 
     # -- files -------------------------------------------------------------------------------------
     def dataset_dir(self) -> Path:
-        """The folder holding instances.json: ROOT/<dataset>/ or ROOT itself."""
+        """The folder holding instances.json: ROOT/<dataset>/ or ROOT itself (where neither holds it,
+        ROOT/<dataset>/, the layout's own place, so an error names it)."""
         nested = self.root / self.folder
-        return nested if nested.is_dir() else self.root
+        return nested if nested.is_dir() or not (self.root / "instances.json").is_file() else self.root
 
     def refs_file(self) -> Path:
         if self.ann is not None:

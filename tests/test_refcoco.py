@@ -97,6 +97,11 @@ def test_layout_errors_are_one_line(root, tmp_path):
     assert "\n" not in str(err.value) and "train2014" in str(err.value)
     with pytest.raises(DatasetLayoutError, match="refs"):
         build_dataset("refcoco", tmp_path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DatasetLayoutError) as err:  # the message names the layout's own place
+        build_dataset("refcoco", empty).image_ids()
+    assert str(empty / "refcoco") in str(err.value)
     other = write_refcoco(tmp_path / "bad")
     py2_pickle({"not": "a list"}, other / "refcoco" / "refs(unc).p")
     with pytest.raises(DatasetLayoutError, match="expected a list of refs"):

@@ -126,7 +126,8 @@ class HFSamAdapter(_HFAdapter):
     def encode_batch(self, images: Sequence[np.ndarray], samples: Optional[Sequence[Sample]] = None) -> List[ImageEmbedding]:
         out: List[ImageEmbedding] = []
         for start in range(0, len(images), self.encoder_batch_size):
-            chunk = list(images[start:start + self.encoder_batch_size])
+            # writable arrays: torch.from_numpy in the processor warns about read-only ones (cached images)
+            chunk = [np.require(im, requirements="W") for im in images[start:start + self.encoder_batch_size]]
             enc = self.processor(images=chunk, return_tensors="pt", input_data_format="channels_last")
             pixels = enc["pixel_values"].to(self.device)
             with self.autocast():
@@ -189,7 +190,8 @@ class HFSam2Adapter(_HFAdapter):
     def encode_batch(self, images: Sequence[np.ndarray], samples: Optional[Sequence[Sample]] = None) -> List[ImageEmbedding]:
         out: List[ImageEmbedding] = []
         for start in range(0, len(images), self.encoder_batch_size):
-            chunk = list(images[start:start + self.encoder_batch_size])
+            # writable arrays: torch.from_numpy in the processor warns about read-only ones (cached images)
+            chunk = [np.require(im, requirements="W") for im in images[start:start + self.encoder_batch_size]]
             enc = self.processor(images=chunk, return_tensors="pt", input_data_format="channels_last")
             with self.autocast():
                 levels = self.model.get_image_embeddings(enc["pixel_values"].to(self.device))
