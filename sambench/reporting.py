@@ -46,6 +46,13 @@ class RunInfo:
                 for d in self.config.get("datasets", []) if d.get("subset_of")]
 
 
+def count(n: Optional[int], noun: str) -> str:
+    """"1 image", "79 images", "1,669 masks" ("?" for an unknown count)."""
+    if n is None:
+        return f"? {noun}s"
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
 def fmt_score(v: Optional[float], digits: int = 3) -> str:
     """An AP/AR-style score for a headline: "-" where it is undefined (None, or the official evaluators'
     -1 for "no ground truth in this range"), never a number."""

@@ -12,7 +12,7 @@ import pandas as pd
 
 from sambench.published import (fewer_masks_than_the_paper, published_point_deltas, published_point_means,
                                 published_settings)
-from sambench.reporting import (PUBLISHED_COLORS, RunInfo, delta_formats, labels_with_baseline, run_colors, save_plot,
+from sambench.reporting import (PUBLISHED_COLORS, RunInfo, count, delta_formats, labels_with_baseline, run_colors, save_plot,
                                 side_by_side, slug, write_table)
 
 
@@ -135,10 +135,6 @@ def report_point(runs: List[RunInfo], base: Optional[RunInfo], out: Path) -> Lis
     return sections
 
 
-def _count(n) -> str:
-    return f"{n:,}" if isinstance(n, int) else "?"
-
-
 def _fewer_masks_than_the_paper(run: RunInfo) -> List[str]:
     """"bbbc038: 1,669 masks in the manifest (the paper sampled 10,506)" for each dataset whose whole
     manifest (before any --limit-images subset) holds under 90% of the masks the paper sampled (Table 7):
@@ -201,7 +197,7 @@ def _versus_published(runs: List[RunInfo], labels: List[str], out: Path) -> List
         if bool(protocol.get("mask_input")) != (settings["mask_input"] == "True"):
             differs.append("mask input fed back (published: none)")
         differs += _fewer_masks_than_the_paper(run) + run_caveats(run)
-        sizes = ", ".join(f"{n}: {_count(d.get('n_images'))} images, {_count(d.get('n_masks'))} masks"
+        sizes = ", ".join(f"{n}: {count(d.get('n_images'), 'image')}, {count(d.get('n_masks'), 'mask')}"
                           for n, d in s["datasets"].items())
         rows.append({"method": label, "mIoU@1": _pct(mean.get("1")), "mIoU@5": _pct(mean.get("5")),
                      "measured on": f"mean over {len(names)} dataset{'s' if len(names) != 1 else ''} ({sizes})",

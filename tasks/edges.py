@@ -38,8 +38,8 @@ from sambench.metrics.bsds import (DEFAULT_MAX_DIST, DEFAULT_OUTLIER_COST, Bound
 from sambench.data import Instance, Sample
 from sambench.models.base import ImageEmbedding, PromptableModel, UnsupportedPromptError
 from sambench.published import published_settings, published_table
-from sambench.reporting import (RunInfo, delta_formats, labels_with_baseline, run_colors, save_plot, side_by_side,
-                                write_table)
+from sambench.reporting import (RunInfo, count, delta_formats, labels_with_baseline, run_colors, save_plot,
+                                side_by_side, write_table)
 from sambench.generation.sam_edges import BOUNDARY_MODES, EdgeRecipe, quantize_edges, sam_edge_map, write_edge_png
 
 from .base import TASKS, Task, skipped_entries
@@ -176,7 +176,7 @@ class EdgesTask(Task):
             return f"{summary.get('dataset')}: no images scored"
         r50 = "-" if summary.get("r50") is None else f"{summary['r50']:.3f}"
         return (f"{summary.get('dataset')}: ODS={summary['ods']:.3f} OIS={summary['ois']:.3f} AP={summary['ap']:.3f} "
-                f"R50={r50} ({summary['n_images']} images, {summary['n_skipped']} skipped)")
+                f"R50={r50} ({count(summary['n_images'], 'image')}, {summary['n_skipped']} skipped)")
 
     def check_model(self, model: PromptableModel) -> None:
         if has_edge_map(model):
@@ -293,7 +293,7 @@ def edges_differences(run: RunInfo) -> List[str]:
     subset_of_all = (entry.get("subset_of") or {}).get("n_images") == int(pub["images"])  # its phrase says "N of 200"
     if s.get("n_images") is not None and s.get("n_images") != int(pub["images"]) and not subset_of_all:
         out.append(f"{s.get('n_images')} of {pub['images']} images" if s.get("dataset") == pub["dataset"]
-                   else f"{s.get('n_images')} images (published: {pub['images']})")
+                   else f"{count(s.get('n_images'), 'image')} (published: {pub['images']})")
     return out + ([run.incomplete] if run.incomplete else []) + run.subsets()
 
 

@@ -33,7 +33,7 @@ from sambench.data import Instance, Sample
 from sambench.metrics.coco_eval import rle_field
 from sambench.models.base import ImageEmbedding, PromptableModel, PromptBatch, UnsupportedPromptError
 from sambench.prompts import Click, first_point, next_click
-from sambench.reporting import RunInfo
+from sambench.reporting import RunInfo, count
 from sambench.rng import stable_seed
 
 from ._point_report import report_point
@@ -169,11 +169,11 @@ class PointTask(Task):
         parts = []
         for name, d in summary["datasets"].items():
             oracle = d["miou_oracle"].get("1")
-            skipped = f"skipped: {d['n_skipped']} masks"
+            skipped = f"skipped: {count(d['n_skipped'], 'mask')}"
             if d.get("n_images_skipped"):
-                skipped += f" ({d['n_images_skipped']} images)"
+                skipped += f" ({count(d['n_images_skipped'], 'image')})"
             parts.append(f"{name}: " + (", ".join(f"mIoU@{k}={v:.3f}" for k, v in d["miou"].items()) or "no mask evaluated")
-                         + f" (oracle@1={'-' if oracle is None else f'{oracle:.3f}'}, {d['n_masks']} masks, {skipped})")
+                         + f" (oracle@1={'-' if oracle is None else f'{oracle:.3f}'}, {count(d['n_masks'], 'mask')}, {skipped})")
         return "\n".join(parts)
 
     def protocol(self) -> Dict:

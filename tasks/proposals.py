@@ -38,8 +38,8 @@ from sambench.generation.amg import AmgConfig, check_model as amg_check_model, g
 from sambench.data import Instance, Sample
 from sambench.models.base import ImageEmbedding, PromptableModel
 from sambench.published import percent, published_rows, published_settings
-from sambench.reporting import (PUBLISHED_COLORS, RunInfo, delta_formats, fmt_score, labels_with_baseline, run_colors,
-                                save_plot, side_by_side, write_table)
+from sambench.reporting import (PUBLISHED_COLORS, RunInfo, count, delta_formats, fmt_score, labels_with_baseline,
+                                run_colors, save_plot, side_by_side, write_table)
 from sambench.rng import stable_seed
 
 from .base import TASKS, Task, skip_summary
@@ -243,7 +243,7 @@ def proposals_differences(run: RunInfo) -> List[str]:
                    f"no frequency groups)")
     if s.get("n_images") is not None and s.get("n_images") != int(pub["images"]):
         out.append(f"{s.get('n_images')} of LVIS v1 val's {int(pub['images']):,} images"
-                   if s.get("annotation_format") == pub["dataset"] else f"{s.get('n_images')} images "
+                   if s.get("annotation_format") == pub["dataset"] else f"{count(s.get('n_images'), 'image')} "
                    f"(published: {int(pub['images']):,})")
     if s.get("max_proposals", 1000) != int(pub["max_proposals"]):
         out.append(f"AR@{s.get('max_proposals')} (published: AR@{pub['max_proposals']})")

@@ -20,6 +20,7 @@ resized to the original size, low-res logits clamped to +-32 as the predictor re
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import List, Optional, Sequence
 
@@ -162,7 +163,9 @@ class Sam2OfficialAdapter(PromptableModel):
         from sam2.sam2_image_predictor import SAM2ImagePredictor
 
         self.module = module.to(device).eval()
-        self.predictor = SAM2ImagePredictor(self.module, mask_threshold=0.0)
+        with warnings.catch_warnings():  # the package's transforms call torch.jit.script: torch's deprecation, not ours
+            warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
+            self.predictor = SAM2ImagePredictor(self.module, mask_threshold=0.0)
         s, stride = int(self.module.image_size), int(self.module.backbone_stride)
         self.predictor._bb_feat_sizes = [(4 * s // stride,) * 2, (2 * s // stride,) * 2, (s // stride,) * 2]
         self.name, self.family, self.size, self.device, self.weights = name, family, size, device, weights
