@@ -18,6 +18,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
+from sambench.hashing import sha256_file
 from sambench.reporting import describe_subset
 
 from .base import DatasetAdapter, DatasetLayoutError
@@ -168,7 +169,7 @@ def subset_manifest(manifest: Manifest, limit: Optional[int] = None, seed: int =
                              f"({len(unknown)} unknown of {len(wanted)}; ids look like {', '.join(known)})")
         keep = set(wanted)
         selection = {"selection": "image-ids", "file": str(source) if source else None,
-                     "file_sha256": _file_sha256(source) if source else None}
+                     "file_sha256": sha256_file(source) if source else None}
     else:
         if limit is None or int(limit) < 1:
             raise ValueError(f"--limit-images {limit}: expected a positive number of images")
@@ -193,10 +194,6 @@ def read_image_ids(path: Union[str, Path]) -> List[str]:
     except (OSError, UnicodeDecodeError) as exc:
         raise DatasetLayoutError(f"{path}: cannot read the image id list ({exc}); expected one image id per line")
     return [line.split("#", 1)[0].strip() for line in lines if line.split("#", 1)[0].strip()]
-
-
-def _file_sha256(path: Union[str, Path]) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def save_manifest(manifest: Manifest, path: Union[str, Path]) -> None:

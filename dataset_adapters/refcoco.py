@@ -45,7 +45,6 @@ annotation on another image, no expression) are left out and counted by reason i
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -53,6 +52,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 from sambench.annotations import segmentation_rle
 from sambench.data import BadSampleError, Instance, Sample
+from sambench.hashing import sha256_file
 from sambench.safe_pickle import UnsafePickleError, load_data_pickle
 
 from .base import DATASETS, DatasetAdapter, DatasetLayoutError, image_loader
@@ -130,14 +130,6 @@ def split_matches(label: str, wanted: str) -> bool:
     if wanted == "test":
         return label.startswith("test")
     return label == wanted
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class RefCOCOBase(DatasetAdapter):
@@ -300,7 +292,7 @@ class RefCOCOBase(DatasetAdapter):
         idx = self._load()
         refs_file = self.refs_file()
         n_refs = sum(len(v) for v in idx["by_image"].values())
-        d.update({"refs_file": str(refs_file.resolve()), "refs_sha256": sha256_of(refs_file),
+        d.update({"refs_file": str(refs_file.resolve()), "refs_sha256": sha256_file(refs_file),
                   "instances_file": str(self.instances_file().resolve()), "split_by": self.split_by,
                   "splits": list(self.wanted_splits), "n_refs": n_refs,
                   "n_expressions": sum(len(r["sentences"]) for v in idx["by_image"].values() for r in v),

@@ -35,7 +35,6 @@ for prompting (counted as ``clipped``).
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +46,7 @@ import pandas as pd
 from sambench.metrics import coco_eval
 from sambench import masks as mask_utils
 from sambench.data import Instance, Sample
+from sambench.hashing import sha256_file
 from sambench.models.base import ImageEmbedding, PromptableModel, PromptBatch, UnsupportedPromptError
 from sambench.reporting import RunInfo, fmt_score
 
@@ -62,14 +62,6 @@ CLIP_TOLERANCE = 1.0  # px a box may stick out of the image before it counts as 
 
 class DetectionsFileError(ValueError):
     """A detections file that cannot be used at all (one line naming the file)."""
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass
@@ -161,7 +153,7 @@ def load_detections(path) -> Detections:
             reason[i] = 4
     del data
     order = np.argsort(keys.astype(str), kind="stable") if n else np.zeros(0, dtype=np.int64)
-    dets = Detections(path=path, sha256=file_sha256(path), image_keys=keys[order].astype(str) if n else keys.astype(str),
+    dets = Detections(path=path, sha256=sha256_file(path), image_keys=keys[order].astype(str) if n else keys.astype(str),
                       index=order.astype(np.int64), category=cat[order], boxes=boxes[order], score=score[order],
                       reason=reason[order])
     if n:

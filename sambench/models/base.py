@@ -9,16 +9,15 @@ Tasks only ever talk to this interface.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
 from ..data import Sample
+from ..hashing import sha256_file  # noqa: F401  (adapters import it from here)
 
 if TYPE_CHECKING:  # torch is imported by the adapters that use it, not by code that only reads results
     import torch
@@ -245,18 +244,6 @@ class PromptableModel(ABC):
             problems.append("multimask output")
         if problems:
             raise UnsupportedPromptError(f"model '{self.name}' does not support {', '.join(problems)}")
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a file, streamed."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while True:
-            block = f.read(chunk)
-            if not block:
-                break
-            h.update(block)
-    return h.hexdigest()
 
 
 def _device_type(device) -> str:
