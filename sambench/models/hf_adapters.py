@@ -98,6 +98,15 @@ class _HFAdapter(PromptableModel):
     def encode(self, image: np.ndarray, sample: Optional[Sample] = None) -> ImageEmbedding:
         return self.encode_batch([image])[0]
 
+    def _pixel_batches(self, images: Sequence[np.ndarray]):
+        """Yield (images of a chunk, their pixel_values on the device, the processor's whole output),
+        ``encoder_batch_size`` images at a time, through the class's own processor."""
+        for start in range(0, len(images), self.encoder_batch_size):
+            # writable arrays: torch.from_numpy in the processor warns about read-only ones (cached images)
+            chunk = [np.require(im, requirements="W") for im in images[start:start + self.encoder_batch_size]]
+            enc = self.processor(images=chunk, return_tensors="pt", input_data_format="channels_last")
+            yield chunk, enc["pixel_values"].to(self.device), enc
+
 
 class HFSamAdapter(_HFAdapter):
     """``SamModel`` / ``SamHQModel`` with their ``SamProcessor`` / ``SamHQProcessor``.
@@ -125,11 +134,7 @@ class HFSamAdapter(_HFAdapter):
     @torch.no_grad()
     def encode_batch(self, images: Sequence[np.ndarray], samples: Optional[Sequence[Sample]] = None) -> List[ImageEmbedding]:
         out: List[ImageEmbedding] = []
-        for start in range(0, len(images), self.encoder_batch_size):
-            # writable arrays: torch.from_numpy in the processor warns about read-only ones (cached images)
-            chunk = [np.require(im, requirements="W") for im in images[start:start + self.encoder_batch_size]]
-            enc = self.processor(images=chunk, return_tensors="pt", input_data_format="channels_last")
-            pixels = enc["pixel_values"].to(self.device)
+        for chunk, pixels, enc in self._pixel_batches(images):
             with self.autocast():
                 emb = self.model.get_image_embeddings(pixels)
             interm = None
@@ -189,12 +194,9 @@ class HFSam2Adapter(_HFAdapter):
     @torch.no_grad()
     def encode_batch(self, images: Sequence[np.ndarray], samples: Optional[Sequence[Sample]] = None) -> List[ImageEmbedding]:
         out: List[ImageEmbedding] = []
-        for start in range(0, len(images), self.encoder_batch_size):
-            # writable arrays: torch.from_numpy in the processor warns about read-only ones (cached images)
-            chunk = [np.require(im, requirements="W") for im in images[start:start + self.encoder_batch_size]]
-            enc = self.processor(images=chunk, return_tensors="pt", input_data_format="channels_last")
+        for chunk, pixels, _ in self._pixel_batches(images):
             with self.autocast():
-                levels = self.model.get_image_embeddings(enc["pixel_values"].to(self.device))
+                levels = self.model.get_image_embeddings(pixels)
             levels = [f.float() for f in levels]
             for i, im in enumerate(chunk):
                 out.append(ImageEmbedding(original_size=tuple(im.shape[:2]), features=[f[i:i + 1] for f in levels]))
