@@ -77,7 +77,6 @@ def instances_from_ade_png(rgb: np.ndarray, prefix: str, level: int, names: Dict
 class ADE20K(DatasetAdapter):
     """ADE20K 2021_17_01 objects and parts (validation split)"""
 
-    name = "ade20k"
     title = "ADE20K"
     domain = "Scenes"
     mask_type = "instance (objects and parts)"

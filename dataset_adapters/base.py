@@ -19,7 +19,32 @@ from sambench import masks as mask_utils
 from sambench.data import BadSample, BadSampleError, Instance, Sample
 from sambench.registry import Registry
 
-DATASETS: Registry = Registry("dataset", entry_point_group="sambench.datasets")
+class DatasetRegistry(Registry):
+    """The dataset registry: ``@DATASETS.register("name")`` also gives the class that ``name``, so an
+    adapter states its name once (a class ``name`` that disagrees with the decorator is refused)."""
+
+    def register(self, name: str, description: str = "", aliases: Sequence[str] = ()):
+        add = super().register(name, description, aliases)
+
+        def decorator(cls):
+            own = cls.__dict__.get("name")
+            if own and own != name:
+                raise ValueError(f"dataset class {cls.__name__} is registered as '{name}' but says name = '{own}'")
+            cls.name = name
+            return add(cls)
+
+        return decorator
+
+    def get(self, name: str):
+        """The class for ``name``; one without a name of its own (an entry point, or an unregistered
+        class given as ``file.py:NAME`` / ``module:NAME``) is named by what the user typed."""
+        cls = super().get(name)
+        if isinstance(cls, type) and not getattr(cls, "name", ""):
+            cls.name = self.canonical(name).rpartition(":")[2]
+        return cls
+
+
+DATASETS: DatasetRegistry = DatasetRegistry("dataset", entry_point_group="sambench.datasets")
 
 
 class DatasetLayoutError(ValueError):
@@ -30,7 +55,8 @@ class DatasetAdapter:
     """Base class of all dataset adapters.
 
     Class attributes (the release's facts, shown by ``sambench datasets list``):
-      name: short registry name.
+      name: short registry name (set by ``@DATASETS.register``; an unregistered class given as
+        ``path/to/file.py:NAME`` is named NAME).
       title: the dataset's full name.
       domain, mask_type, split: as in the Segment Anything paper's Table 7 where it applies.
       layout: the folder layout expected under ``--root`` (one line; details in the docstring).

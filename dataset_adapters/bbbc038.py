@@ -31,7 +31,6 @@ from .base import DATASETS, DatasetAdapter, drop_empty, image_loader, image_size
 class BBBC038(DatasetAdapter):
     """BBBC038v1 / DSB 2018 stage1_train nuclei (one PNG per nucleus)"""
 
-    name = "bbbc038"
     title = "BBBC038v1, Broad Bioimage Benchmark Collection"
     domain = "Microscopy"
     mask_type = "instance"

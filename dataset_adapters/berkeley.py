@@ -22,7 +22,6 @@ from .grabcut import OBJECT_ABOVE, files_by_stem
 class Berkeley(DatasetAdapter):
     """Berkeley interactive set (96 images / 100 objects on BSDS photos)"""
 
-    name = "berkeley"
     title = "Berkeley interactive segmentation"
     domain = "Interactive"
     split = "all"

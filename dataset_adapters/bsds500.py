@@ -67,7 +67,6 @@ def read_bsds_mat(path: Path) -> List[dict]:
 class BSDS500(DatasetAdapter):
     """BSDS500 images with all annotators' segments and boundary maps (edge task)"""
 
-    name = "bsds500"
     title = "Berkeley Segmentation Data Set 500 (BSDS500)"
     domain = "Scenes (edge detection)"
     mask_type = "segments + boundaries (all annotators)"

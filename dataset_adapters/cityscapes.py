@@ -81,7 +81,6 @@ def panoptic_instances(ids: np.ndarray) -> tuple:
 class Cityscapes(DatasetAdapter):
     """Cityscapes gtFine val, panoptic (thing instances + stuff segments; void pixels in Sample.void)"""
 
-    name = "cityscapes"
     title = "Cityscapes"
     domain = "Driving"
     mask_type = "panoptic"

@@ -93,7 +93,6 @@ def coco_sample(index: CocoIndex, image_id: str, path: Path, instance_extra=None
 class CocoFormat(DatasetAdapter):
     """Any dataset in COCO instances format: --root IMAGES_DIR --ann INSTANCES.json"""
 
-    name = "coco"
     title = "COCO-format instance segmentation"
     domain = "any"
     mask_type = "instance"
@@ -142,7 +141,6 @@ class CocoFormat(DatasetAdapter):
 class Coco2017(CocoFormat):
     """COCO 2017 val (instances), official layout: ROOT/val2017/*.jpg, ROOT/annotations/instances_val2017.json"""
 
-    name = "coco2017"
     title = "Microsoft COCO 2017"
     domain = "Scenes"
     split = "val2017"

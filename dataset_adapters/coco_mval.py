@@ -25,7 +25,6 @@ from .davis import ImgGtFolders
 class CocoMVal(ImgGtFolders):
     """COCO-MVal interactive set (800 objects; img/, gt/)"""
 
-    name = "coco_mval"
     title = "COCO-MVal (interactive segmentation, 800 COCO objects)"
     domain = "Interactive"
     mask_type = "instance"

@@ -62,7 +62,6 @@ class ImgGtFolders(DatasetAdapter):
 class Davis345(ImgGtFolders):
     """DAVIS-345 interactive set (RITM/FocalClick distribution: img/, gt/)"""
 
-    name = "davis"
     title = "DAVIS-345 (interactive segmentation frames)"
     domain = "Interactive"
     mask_type = "instance"

@@ -131,7 +131,6 @@ def ensure_demo(root: Optional[Union[str, Path]] = None) -> Path:
 class Demo(CocoFormat):
     """Generated textured shapes with parts and occlusions (COCO format, made on first use)"""
 
-    name = "demo"
     title = "sambench demo shapes (generated)"
     domain = "Synthetic"
     split = "all"

@@ -35,7 +35,6 @@ MASK_DIR = "Rock_all"
 class DOORS(DatasetAdapter):
     """DOORS DS1 boulders (Regression/<set>/img + Rock_all masks, one boulder per image)"""
 
-    name = "doors"
     title = "DOORS: Dataset fOr bOuldeRs Segmentation"
     domain = "Boulders"
     mask_type = "instance"

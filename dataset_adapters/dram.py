@@ -54,7 +54,6 @@ EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 class DRAM(DatasetAdapter):
     """DRAM art paintings, test (semantic VOC labels; one mask per class present)"""
 
-    name = "dram"
     title = "Diverse Realism in Art Movements (DRAM)"
     domain = "Paintings"
     mask_type = "semantic"

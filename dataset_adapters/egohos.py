@@ -61,7 +61,6 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 class EgoHOS(DatasetAdapter):
     """EgoHOS egocentric hands + objects, train (Ego4D and THU-READ frames only)"""
 
-    name = "egohos"
     title = "Egocentric Hand-Object Segmentation (EgoHOS)"
     domain = "Egocentric"
     mask_type = "instance"

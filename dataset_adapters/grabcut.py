@@ -34,7 +34,6 @@ def files_by_stem(folder: Path) -> Dict[str, Path]:
 class GrabCut(DatasetAdapter):
     """GrabCut (50 images, 128 = ignore band)"""
 
-    name = "grabcut"
     title = "GrabCut"
     domain = "Interactive"
     mask_type = "instance"

@@ -64,7 +64,6 @@ def hand_components(mask_values: np.ndarray, min_area: int = 0) -> List[np.ndarr
 class GTEA(DatasetAdapter):
     """GTEA egocentric hand masks (one instance per hand component)"""
 
-    name = "gtea"
     title = "Georgia Tech Egocentric Activity (GTEA) hand masks"
     domain = "Egocentric"
     mask_type = "instance"

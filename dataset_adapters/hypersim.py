@@ -74,7 +74,6 @@ def volume_included(volume: int) -> bool:
 class Hypersim(DatasetAdapter):
     """Hypersim synthetic indoor scenes (semantic_instance HDF5, Evermotion vol. 1-55)"""
 
-    name = "hypersim"
     title = "Hypersim"
     domain = "Simulation"
     mask_type = "instance"

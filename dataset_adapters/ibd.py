@@ -36,7 +36,6 @@ from ._polygons import CocoJsonAdapter, discovered_coco_sources
 class InstanceBuilding2D(CocoJsonAdapter):
     """InstanceBuilding 2D drone roofs (COCO json, train split)"""
 
-    name = "ibd"
     title = "InstanceBuilding 2D"
     domain = "Drones"
     mask_type = "instance"

@@ -42,7 +42,6 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 class IShape(DatasetAdapter):
     """iShape irregular shapes, six sub-datasets (16-bit instance maps, val split)"""
 
-    name = "ishape"
     title = "iShape"
     domain = "Irregular shapes"
     mask_type = "instance"

@@ -41,7 +41,6 @@ IMAGE_DIRS = ("val2017", "train2017")
 class LVIS(DatasetAdapter):
     """LVIS v1 val on COCO 2017 images (proposal and instance tasks)"""
 
-    name = "lvis"
     title = "LVIS v1 (Large Vocabulary Instance Segmentation)"
     domain = "Scenes"
     mask_type = "instance"
@@ -130,7 +129,6 @@ def _lvis_extra(ann: dict, cat: dict) -> dict:
 class LVISv05(LVIS):
     """LVIS v0.5 val on COCO val2017 images (the paper's point-prompt set)"""
 
-    name = "lvis_v05"
     title = "LVIS v0.5 (Large Vocabulary Instance Segmentation)"
     version = "v0.5"
     split = "val"

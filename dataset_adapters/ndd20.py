@@ -48,7 +48,6 @@ def via_regions(entry: dict) -> List[dict]:
 class NDD20(DatasetAdapter):
     """NDD20 dolphins above and below water (VIA polygons)"""
 
-    name = "ndd20"
     title = "Northumberland Dolphin Dataset 2020"
     domain = "Underwater"
     mask_type = "instance"

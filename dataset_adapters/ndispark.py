@@ -33,7 +33,6 @@ from ._polygons import CocoJsonAdapter, discovered_coco_sources
 class NDISPark(CocoJsonAdapter):
     """NDISPark parking-lot vehicles, day+night (COCO json, train split)"""
 
-    name = "ndispark"
     title = "Night and Day Instance Segmented Park (NDISPark)"
     domain = "Parking lots"
     mask_type = "instance"

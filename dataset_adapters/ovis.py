@@ -40,7 +40,6 @@ from ._polygons import image_key, read_json
 class OVIS(DatasetAdapter):
     """OVIS occluded video instances, train frames with annotations (YouTube-VIS json)"""
 
-    name = "ovis"
     title = "Occluded Video Instance Segmentation (OVIS)"
     domain = "Occlusions"
     mask_type = "instance"

@@ -30,7 +30,6 @@ from ._polygons import CocoJsonAdapter
 class PIDray(CocoJsonAdapter):
     """PIDray X-ray prohibited items, test hard (COCO json)"""
 
-    name = "pidray"
     title = "PIDray"
     domain = "X-ray"
     mask_type = "instance"

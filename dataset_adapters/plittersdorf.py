@@ -34,7 +34,6 @@ SPLIT_FILES = ("train", "val", "test")
 class Plittersdorf(CocoJsonAdapter):
     """Plittersdorf stereo camera-trap wildlife (COCO json, train+val+test)"""
 
-    name = "plittersdorf"
     title = "Plittersdorf dataset"
     domain = "Stereo images"
     mask_type = "instance"

@@ -48,7 +48,6 @@ def leaf_labels(label: np.ndarray) -> np.ndarray:
 class PPDLS(DatasetAdapter):
     """Plant Phenotyping Datasets, leaf segmentation (*_rgb.png + *_label.png)"""
 
-    name = "ppdls"
     title = "Plant Phenotyping Datasets Leaf Segmentation"
     domain = "Plants"
     mask_type = "instance"

@@ -305,7 +305,6 @@ class RefCOCOBase(DatasetAdapter):
 class RefCOCO(RefCOCOBase):
     """RefCOCO (UNC splits val/testA/testB): referring expressions on COCO train2014"""
 
-    name = "refcoco"
     title = "RefCOCO (UNC)"
     split = "val,testA,testB"
     folder = "refcoco"
@@ -319,7 +318,6 @@ class RefCOCO(RefCOCOBase):
 class RefCOCOPlus(RefCOCOBase):
     """RefCOCO+ (UNC splits val/testA/testB): no absolute-location words"""
 
-    name = "refcoco+"
     title = "RefCOCO+ (UNC)"
     split = "val,testA,testB"
     folder = "refcoco+"
@@ -333,7 +331,6 @@ class RefCOCOPlus(RefCOCOBase):
 class RefCOCOg(RefCOCOBase):
     """RefCOCOg (UMD splits val/test): longer expressions"""
 
-    name = "refcocog"
     title = "RefCOCOg (UMD)"
     folder = "refcocog"
     split_by = "umd"

@@ -33,7 +33,6 @@ from ._polygons import CocoJsonAdapter, discovered_coco_sources
 class Streets(CocoJsonAdapter):
     """STREETS traffic-camera vehicles (vehicleannotations.zip, COCO json)"""
 
-    name = "streets"
     title = "STREETS"
     domain = "Traffic camera"
     mask_type = "instance"

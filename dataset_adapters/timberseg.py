@@ -33,7 +33,6 @@ ANNOTATION_NAMES = ("coco_annotation.json", "coco_annotation_rotated.json")
 class TimberSeg(CocoFormat):
     """TimberSeg 1.0 wood logs (COCO json beside the images, prescaled by default)"""
 
-    name = "timberseg"
     title = "TimberSeg 1.0"
     domain = "Logs"
     mask_type = "instance"

@@ -32,7 +32,6 @@ from ._polygons import CocoJsonAdapter
 class TrashCan(CocoJsonAdapter):
     """TrashCan 1.0 underwater debris, instance task train (COCO json)"""
 
-    name = "trashcan"
     title = "TrashCan 1.0"
     domain = "Underwater"
     mask_type = "instance"

@@ -57,7 +57,6 @@ def _video_frames(path: str, mtime: float) -> Dict[str, dict]:
 class Visor(DatasetAdapter):
     """EPIC-KITCHENS VISOR hands and active objects (sparse polygons, val split)"""
 
-    name = "visor"
     title = "EPIC-KITCHENS VISOR"
     domain = "Egocentric"
     mask_type = "instance"

@@ -50,7 +50,6 @@ from ._polygons import polygon_mask, read_json
 class WoodScape(DatasetAdapter):
     """WoodScape fisheye driving, set 1 (per-image json polygons, z-ordered)"""
 
-    name = "woodscape"
     title = "WoodScape"
     domain = "Fisheye driving"
     mask_type = "instance"

@@ -32,7 +32,6 @@ from ._polygons import CocoJsonAdapter
 class ZeroWaste(CocoJsonAdapter):
     """ZeroWaste-f recycling waste (COCO json, train split)"""
 
-    name = "zerowaste"
     title = "ZeroWaste-f"
     domain = "Recycling"
     mask_type = "instance"

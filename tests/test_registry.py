@@ -2,6 +2,8 @@
 
 from importlib import metadata
 
+import pytest
+
 from sambench.models import MODELS, build_model
 from sambench.registry import Registry
 
@@ -110,8 +112,7 @@ def test_file_specs_fail_in_one_line_and_a_copied_adapter_runs_from_its_own_file
     assert proc.returncode == 2 and len(lines) == 1 and "from sambench.datasets.base import" in lines[0]
 
     absolute = source.replace("from .", "from sambench.datasets.").replace(
-        '@DATASETS.register("grabcut")', '@DATASETS.register("my-grabcut")').replace(
-        'name = "grabcut"', 'name = "my-grabcut"')
+        '@DATASETS.register("grabcut")', '@DATASETS.register("my-grabcut")')  # the name, once
     copied.write_text(absolute)
     import numpy as np
     from PIL import Image
@@ -128,3 +129,36 @@ def test_file_specs_fail_in_one_line_and_a_copied_adapter_runs_from_its_own_file
 
     d = json.loads((out / "summary.json").read_text())["datasets"]
     assert list(d) == ["my-grabcut"] and d["my-grabcut"]["miou"]["1"] == 1.0 and d["my-grabcut"]["n_masks"] == 1
+
+
+def test_a_dataset_is_named_once_by_its_decorator_or_by_the_spec():
+    """``@DATASETS.register("x")`` names the class; a disagreeing class ``name`` is refused; an
+    unregistered class given as ``module:NAME`` is named NAME."""
+    import sys
+    import types
+
+    from sambench.datasets.base import DatasetAdapter, DatasetRegistry
+
+    reg = DatasetRegistry("dataset")
+
+    @reg.register("named-once")
+    class A(DatasetAdapter):
+        pass
+
+    assert A.name == "named-once" and reg.get("named-once") is A
+    with pytest.raises(ValueError, match="registered as 'other' but says name = 'mine'"):
+        @reg.register("other")
+        class B(DatasetAdapter):
+            name = "mine"
+
+    module = types.ModuleType("sambench_test_unregistered_ds")
+
+    class Plain(DatasetAdapter):
+        pass
+
+    module.Plain = Plain
+    sys.modules[module.__name__] = module
+    try:
+        assert reg.get(f"{module.__name__}:Plain").name == "Plain"
+    finally:
+        del sys.modules[module.__name__]
