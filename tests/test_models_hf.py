@@ -141,3 +141,35 @@ def test_a_sam2_video_checkpoint_loads_into_the_image_model(tmp_path):
     model = build_hf(str(tmp_path / "v"))
     assert type(model.model).__name__ == "Sam2Model" and model.fingerprint()["model_type"] == "sam2_video"
     assert model.decode(model.encode(image()), PTS, True).logits.shape == (2, 3, 96, 140)
+
+
+@pytest.mark.parametrize("route", ["owlv2", "grounding-dino", "sam3"])
+def test_the_text_routes_load_through_the_same_checks(tmp_path, route):
+    """SAM 3's text model and the text detectors load through ``load_pretrained`` too: a folder
+    missing a weight, or holding only a pickled ``.bin``, is refused in one line, never run with
+    random weights in the missing one's place."""
+    from safetensors.torch import load_file, save_file
+
+    from sambench.models import text_tiny
+    from sambench.models.detectors import build_detector
+    from sambench.models.text_hf import build_sam3
+
+    save = {"owlv2": text_tiny.save_tiny_owlv2, "grounding-dino": text_tiny.save_tiny_grounding_dino,
+            "sam3": text_tiny.save_tiny_sam3}[route]
+    build = (lambda f: build_sam3(checkpoint=str(f), device="cpu")) if route == "sam3" else \
+        (lambda f: build_detector(route, str(f), "cpu"))
+    assert build(save(tmp_path / "whole")).weights == "untrained"
+
+    partial = save(tmp_path / "partial")
+    state = load_file(partial / "model.safetensors")
+    dropped = sorted(state)[len(state) // 2]
+    del state[dropped]
+    save_file(state, partial / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(CheckpointError, match="1 weights of .* are missing") as err:
+        build(partial)
+    assert "\n" not in str(err.value)
+
+    pickled = save(tmp_path / "pickled")
+    (pickled / "model.safetensors").rename(pickled / "pytorch_model.bin")
+    with pytest.raises(CheckpointError, match="pytorch_model.bin are pickles"):
+        build(pickled)

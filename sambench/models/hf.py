@@ -169,19 +169,37 @@ def describe_family(arch: HFArchitecture, checkpoint_name: str) -> str:
     return arch.family
 
 
-def load_hf_model(folder: Path, model_type: str, device):
-    """The model class of ``model_type`` from ``folder`` (safetensors only), every weight accounted for."""
+def load_pretrained(folder: Path, model_cls, processor_cls, device, what: str):
+    """One ``save_pretrained`` folder: the loader of every transformers model sambench runs (the SAM
+    family of ``--model hf``, SAM 3's text model, the text detectors).
+
+    Only ``.safetensors`` weights are read (never pickled ``.bin`` files), from the folder alone
+    (``local_files_only``); a folder that leaves any weight of ``model_cls`` uninitialised or of
+    another shape is refused rather than run with random weights in its place.
+
+    Arguments:
+      folder: the folder (``config.json``, ``*.safetensors``, the processor's files).
+      model_cls, processor_cls: transformers classes (``processor_cls.from_pretrained(folder)``).
+      device: torch device; what: the model's name in messages.
+    Returns:
+      (model in eval mode on ``device``, processor, provenance: ``weight_files`` {name: SHA-256},
+      ``checkpoint_sha256`` (``combined_digest``), ``weights`` ("trained" unless the folder's
+      ``sambench.json`` says otherwise)).
+    Raises:
+      CheckpointError (one line): no safetensors, an unreadable marker, transformers cannot load the
+      folder, missing or mismatched weights, no processor settings.
+    """
     tf = import_transformers()
-    arch = HF_ARCHITECTURES[model_type]
-    cls = getattr(tf, arch.model_class)
-    weight_digests(folder)  # refuses folders without safetensors before transformers looks at them
+    digests = weight_digests(folder)  # refuses folders without safetensors before transformers looks at them
+    weights = weights_kind(folder)
     progress = tf.utils.logging.is_progress_bar_enabled()
     tf.utils.logging.disable_progress_bar()  # no per-load progress bars in a run's output
     try:
-        model, info = cls.from_pretrained(folder, use_safetensors=True, output_loading_info=True)
+        model, info = model_cls.from_pretrained(folder, use_safetensors=True, output_loading_info=True,
+                                                local_files_only=True)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{folder}: {arch.model_class} could not load it ({first[:200]})") from exc
+        raise CheckpointError(f"{folder}: {model_cls.__name__} could not load it ({first[:200]})") from exc
     finally:
         if progress:
             tf.utils.logging.enable_progress_bar()
@@ -189,15 +207,16 @@ def load_hf_model(folder: Path, model_type: str, device):
     mismatched = list(info.get("mismatched_keys") or [])
     if missing or mismatched:
         eg = ", ".join([str(k) for k in (missing + mismatched)[:3]])
-        raise CheckpointError(f"{folder}: {len(missing)} weights of {arch.model_class} are missing and "
-                              f"{len(mismatched)} have another shape (e.g. {eg}); refusing to run with "
+        raise CheckpointError(f"{folder}: {len(missing)} weights of {model_cls.__name__} are missing and "
+                              f"{len(mismatched)} have another shape (e.g. {eg}); refusing to run {what} with "
                               f"random weights in their place")
     try:
-        processor = getattr(tf, arch.processor_class).from_pretrained(folder)
+        processor = processor_cls.from_pretrained(folder, local_files_only=True)
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise CheckpointError(f"{folder}: no usable processor settings (preprocessor_config.json); save the "
-                              f"processor too: processor.save_pretrained(DIR)") from exc
-    return model.to(device).eval(), processor
+        raise CheckpointError(f"{folder}: no usable processor settings for {what} (preprocessor_config.json); "
+                              f"save the processor too: processor.save_pretrained(DIR)") from exc
+    provenance = {"weight_files": digests, "checkpoint_sha256": combined_digest(digests), "weights": weights}
+    return model.to(device).eval(), processor, provenance
 
 
 def read_marker(folder: Path) -> dict:
@@ -241,14 +260,14 @@ def build_hf(checkpoint: Optional[str] = None, device: Optional[str] = None, dow
                               "such as facebook/sam2.1-hiera-large)")
     folder, hub_id, hub_revision = resolve_checkpoint(str(checkpoint), revision)
     model_type, _ = read_model_type(folder)
-    model, processor = load_hf_model(folder, model_type, resolve_device(device))
-    digests = weight_digests(folder)
-    marker = read_marker(folder)
-    name_hint = hub_id or folder.name
-    provenance = {"checkpoint": hub_id or str(folder), "hub_revision": hub_revision, "weight_files": digests,
-                  "checkpoint_sha256": combined_digest(digests)}
     arch = HF_ARCHITECTURES[model_type]
-    return make_adapter(model, processor, model_type, name="hf", weights=marker.get("weights", "trained"),
+    tf = import_transformers()
+    model, processor, loaded = load_pretrained(folder, getattr(tf, arch.model_class), getattr(tf, arch.processor_class),
+                                               resolve_device(device), arch.family)
+    name_hint = hub_id or folder.name
+    provenance = {"checkpoint": hub_id or str(folder), "hub_revision": hub_revision,
+                  "weight_files": loaded["weight_files"], "checkpoint_sha256": loaded["checkpoint_sha256"]}
+    return make_adapter(model, processor, model_type, name="hf", weights=loaded["weights"],
                         family=describe_family(arch, name_hint), size=describe_size(model_type, model.config),
                         checkpoint_tag=name_hint, provenance=provenance,
                         encoder_batch_size=int(encoder_batch_size), hq_token_only=bool(hq_token_only))

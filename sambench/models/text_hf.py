@@ -2,14 +2,14 @@
 loading of ``save_pretrained`` folders shared by the transformers-based text routes.
 
 Loading (:func:`load_hf_folder`): ``--checkpoint`` is a folder written by ``save_pretrained``
-(``config.json``, ``model.safetensors`` or ``pytorch_model.bin``, the processor's files); nothing
-is downloaded (``local_files_only``). The SHA-256 of every weight file is computed and combined
-into one ``checkpoint_sha256`` (a single file's own SHA-256, else the SHA-256 of the sorted
-``name:sha256`` lines, as for ``--model hf``) before the model is
-built; ``.bin`` files load through transformers' ``torch.load(..., weights_only=True)``. A folder
-carrying a ``sambench.json`` with ``{"weights": "untrained"}`` (what
-``sambench.models.text_tiny`` writes for its seeded random tiny configs) is labelled untrained in
-every output.
+(``config.json``, ``model.safetensors``, the processor's files), loaded by the one loader of
+every transformers model, ``sambench.models.hf.load_pretrained``: nothing is downloaded
+(``local_files_only``), only ``.safetensors`` weights are read, the SHA-256 of every weight file is
+computed and combined into one ``checkpoint_sha256`` (a single file's own SHA-256, else the
+SHA-256 of the sorted ``name:sha256`` lines) before the model is built, and a folder leaving any
+weight uninitialised is refused. A folder carrying a ``sambench.json`` with
+``{"weights": "untrained"}`` (what ``sambench.models.text_tiny`` writes for its seeded random tiny
+configs) is labelled untrained in every output.
 
 SAM 3 (:class:`Sam3Text`), following transformers' ``Sam3Model`` / ``Sam3Processor`` (the
 model card's "reuse vision / text embeddings" usage): each image goes through
@@ -30,60 +30,34 @@ all phrases); only the kept queries' masks are resized to the image.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
 
 from .. import masks as mask_utils
 from ..data import Sample
-from .base import ImageEmbedding, sha256_file
-from .hf import combined_digest, weights_kind
+from .base import ImageEmbedding
+from .checkpoint import CheckpointError
+from .hf import load_pretrained
 from .text import PhraseCache, TextAnswer, TextPromptableModel, TextQuery, answers_from_rles, cap_total, select
 
-WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pth", ".pt")
-
-
-class HFFolderError(ValueError):
-    """A checkpoint folder that is not a usable ``save_pretrained`` folder (one line naming it)."""
-
-
-def folder_sha256(folder: Path) -> Tuple[str, Dict[str, str]]:
-    """(combined SHA-256, {file name: SHA-256}) of the weight files of a ``save_pretrained`` folder
-    (combined as ``sambench.models.hf.combined_digest``, as for ``--model hf``)."""
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in WEIGHT_SUFFIXES)
-    if not files:
-        raise HFFolderError(f"{folder}: no weight file (*.safetensors / *.bin) in the checkpoint folder")
-    per_file = {p.name: sha256_file(p) for p in files}
-    return combined_digest(per_file), per_file
-
-
 def load_hf_folder(checkpoint, model_cls, processor_cls, device: torch.device, what: str):
-    """(model in eval mode on ``device``, processor, provenance dict) from a ``save_pretrained`` folder.
+    """(model in eval mode on ``device``, processor, provenance dict) from the ``save_pretrained``
+    folder ``checkpoint``, through ``sambench.models.hf.load_pretrained`` (safetensors only, every
+    weight accounted for); provenance adds the folder and the class.
 
     Raises:
-      HFFolderError: no folder, no config.json, no weights, or transformers cannot load it (one line).
+      CheckpointError (one line): no folder, no config.json, or what ``load_pretrained`` refuses.
     """
     if checkpoint is None:
-        raise HFFolderError(f"{what} needs --checkpoint (or --detector-checkpoint) FOLDER: a save_pretrained folder "
-                            f"(config.json, model.safetensors, processor files)")
+        raise CheckpointError(f"{what} needs --checkpoint (or --detector-checkpoint) FOLDER: a save_pretrained folder "
+                              f"(config.json, model.safetensors, processor files)")
     folder = Path(checkpoint).expanduser()
     if not folder.is_dir() or not (folder / "config.json").is_file():
-        raise HFFolderError(f"{folder}: not a save_pretrained folder of {what} (expected config.json and weights)")
-    combined, per_file = folder_sha256(folder)
-    kind = weights_kind(folder)
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # sambench shows its own progress
-    try:
-        model = model_cls.from_pretrained(str(folder), local_files_only=True)
-        processor = processor_cls.from_pretrained(str(folder), local_files_only=True)
-    except Exception as exc:
-        raise HFFolderError(f"{folder}: transformers could not load {what} ({str(exc).splitlines()[0][:300]})") from exc
-    model = model.to(device).eval()
-    info = {"checkpoint": str(folder.resolve()), "checkpoint_sha256": combined, "weight_files": per_file,
-            "weights": kind, "class": model_cls.__name__}
-    return model, processor, info
+        raise CheckpointError(f"{folder}: not a save_pretrained folder of {what} (expected config.json and weights)")
+    model, processor, info = load_pretrained(folder, model_cls, processor_cls, device, what)
+    return model, processor, {"checkpoint": str(folder.resolve()), "class": model_cls.__name__, **info}
 
 
 class Sam3Text(TextPromptableModel):
@@ -220,6 +194,6 @@ def build_sam3(checkpoint=None, device=None, download=False, **options) -> Sam3T
     from .sam import resolve_device
 
     if download:
-        raise HFFolderError("sam3: --download is not supported; pass --checkpoint FOLDER (a Sam3Model "
-                            "save_pretrained folder, e.g. a local copy of facebook/sam3)")
+        raise CheckpointError("sam3: --download is not supported; pass --checkpoint FOLDER (a Sam3Model "
+                              "save_pretrained folder, e.g. a local copy of facebook/sam3)")
     return Sam3Text(checkpoint, resolve_device(device), **options)
