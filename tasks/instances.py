@@ -26,7 +26,8 @@ summary gives box-prompted mIoU overall and per object size (small < 32^2 <= med
 by the annotation file's ``area``, the buckets the evaluators use), and mask AP of those masks
 (score 1) as a by-product.
 
-Bad detections: a file that is not json or not a list is a one-line error naming it. Entries with
+Bad detections (the file is read and its entries checked by :mod:`sambench.detections`, as for the
+text routes' precomputed boxes): a file that is not json or not a list is a one-line error naming it. Entries with
 missing or malformed fields, a non-finite score or box, an empty box (w or h <= 0), a box wholly
 outside its image, an image id not in the dataset, or a category not in the annotation file are
 skipped and counted in ``summary.json`` (``detections``). Boxes partly outside the image are clipped
@@ -35,8 +36,6 @@ for prompting (counted as ``clipped``).
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -46,7 +45,7 @@ import pandas as pd
 from sambench.metrics import coco_eval
 from sambench import masks as mask_utils
 from sambench.data import Instance, Sample
-from sambench.hashing import sha256_file
+from sambench.detections import NO_IMAGE_ID, REASONS, Detections, DetectionsFileError, load_detections
 from sambench.models.base import ImageEmbedding, PromptableModel, PromptBatch, UnsupportedPromptError
 from sambench.reporting import RunInfo, fmt_score
 
@@ -56,112 +55,7 @@ from .base import TASKS, Task, skip_summary
 SMALL, LARGE = 32 ** 2, 96 ** 2
 BOX_OUTPUTS = ("multimask", "single")
 OK = "ok"
-REASONS = {1: "malformed entry", 2: "non-finite score", 3: "non-finite box", 4: "empty box (w or h <= 0)"}
 CLIP_TOLERANCE = 1.0  # px a box may stick out of the image before it counts as clipped
-
-
-class DetectionsFileError(ValueError):
-    """A detections file that cannot be used at all (one line naming the file)."""
-
-
-@dataclass
-class Detections:
-    """A detections file, parsed once into compact arrays grouped by image.
-
-    Attributes:
-      path, sha256: the file.
-      image_keys: (N,) image id as a string ("" when missing).
-      index: (N,) position of the entry in the file.
-      category: (N,) category id (-1 when missing).
-      boxes: (N, 4) float64 [x, y, w, h] (NaN when missing).
-      score: (N,) float64.
-      reason: (N,) 0 = usable, else a key of REASONS.
-      by_image: image key -> (start, stop) into the arrays (sorted by image, file order within one).
-    """
-
-    path: Path
-    sha256: str
-    image_keys: np.ndarray
-    index: np.ndarray
-    category: np.ndarray
-    boxes: np.ndarray
-    score: np.ndarray
-    reason: np.ndarray
-    by_image: Dict[str, Tuple[int, int]] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return int(len(self.index))
-
-    @property
-    def n_unattributed(self) -> int:
-        """Entries without a usable image id (counted once, never reach an image)."""
-        return int(np.count_nonzero(self.image_keys == ""))
-
-
-def _num(v) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise TypeError
-    return float(v)
-
-
-def load_detections(path) -> Detections:
-    """Parse a COCO results json of boxes (see module docstring for what is skipped)."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise DetectionsFileError(f"{path}: detections file not found")
-    try:
-        data = coco_eval.read_json(path, "detections json")
-    except coco_eval.EvaluationError as exc:
-        raise DetectionsFileError(str(exc)) from exc
-    if not isinstance(data, list):
-        raise DetectionsFileError(f"{path}: expected a COCO results list [{{image_id, category_id, bbox, score}}, ...], "
-                                  f"got a json {type(data).__name__}")
-    n = len(data)
-    keys = np.empty(n, dtype=object)
-    cat = np.full(n, -1, dtype=np.int64)
-    boxes = np.full((n, 4), np.nan, dtype=np.float64)
-    score = np.full(n, np.nan, dtype=np.float64)
-    reason = np.zeros(n, dtype=np.int8)
-    for i, d in enumerate(data):
-        keys[i] = ""
-        if not isinstance(d, dict):
-            reason[i] = 1
-            continue
-        img = d.get("image_id")
-        if isinstance(img, bool) or not isinstance(img, (int, str)) or str(img) == "":
-            reason[i] = 1
-            continue
-        keys[i] = str(img)
-        try:
-            c = d["category_id"]
-            if isinstance(c, bool) or not isinstance(c, int):
-                raise TypeError
-            cat[i] = c
-            b = d["bbox"]
-            if not isinstance(b, (list, tuple)) or len(b) != 4:
-                raise TypeError
-            boxes[i] = [_num(v) for v in b]
-            score[i] = _num(d["score"])
-        except (KeyError, TypeError):
-            reason[i] = 1
-            continue
-        if not math.isfinite(score[i]):
-            reason[i] = 2
-        elif not np.isfinite(boxes[i]).all():
-            reason[i] = 3
-        elif boxes[i, 2] <= 0 or boxes[i, 3] <= 0:
-            reason[i] = 4
-    del data
-    order = np.argsort(keys.astype(str), kind="stable") if n else np.zeros(0, dtype=np.int64)
-    dets = Detections(path=path, sha256=sha256_file(path), image_keys=keys[order].astype(str) if n else keys.astype(str),
-                      index=order.astype(np.int64), category=cat[order], boxes=boxes[order], score=score[order],
-                      reason=reason[order])
-    if n:
-        k = dets.image_keys
-        starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
-        stops = np.r_[starts[1:], n]
-        dets.by_image = {str(k[s]): (int(s), int(e)) for s, e in zip(starts, stops) if k[s] != ""}
-    return dets
 
 
 def clip_boxes(xywh: np.ndarray, height: int, width: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -330,7 +224,7 @@ class InstancesTask(Task):
         xywh, reason = dets.boxes[sl], dets.reason[sl].copy()
         xyxy, outside, clipped = clip_boxes(np.nan_to_num(xywh), sample.height, sample.width)
         usable = reason == 0
-        status = np.array([OK if r == 0 else REASONS[int(r)] for r in reason], dtype=object)
+        status = np.array([OK if r == 0 else REASONS[int(r) - 1] for r in reason], dtype=object)
         status[usable & outside] = "box outside the image"
         usable &= ~outside
         use = np.flatnonzero(usable)
@@ -484,7 +378,7 @@ class InstancesTask(Task):
         except (DetectionsFileError, OSError) as exc:
             out["note"] = f"detections file not readable now ({exc}); file-level counts unknown"
         if n_unattributed:
-            skipped_by_reason["malformed entry (no image id)"] = n_unattributed
+            skipped_by_reason[NO_IMAGE_ID] = n_unattributed
         if n_unknown_image:
             skipped_by_reason["image id not in the dataset"] = n_unknown_image
         with_boxes = set(rec.loc[rec["status"].astype(str) == OK, "image_id"].astype(str)) if len(rec) else set()

@@ -336,3 +336,30 @@ def test_lvis_empty_results_are_the_evaluators_numbers():
     assert m["APs"] == -1.0 and m["APl"] == -1.0 and m["APr"] == -1.0  # no ground truth: undefined
     r = coco_eval.proposal_recall(gt, [], 1000, img_ids=[1])
     assert r["AR"] == 0.0 and r["AR_s"] == -1.0
+
+
+def test_both_readers_of_detections_files_skip_an_entry_for_the_same_reason(tmp_path):
+    """The instances task (``--detections``) and the text routes' precomputed detector read one
+    format through ``sambench.detections``: each bad entry is skipped by both, for the same reason."""
+    from collections import Counter
+
+    from sambench.detections import REASONS, load_detections
+    from sambench.models.detectors import PrecomputedDetector
+
+    good = {"image_id": 1, "category_id": 3, "bbox": [1, 2, 3, 4], "score": 0.5}
+    bad = [({k: v for k, v in good.items() if k != "image_id"}, "malformed entry (no image id)"),
+           ({**good, "image_id": True}, "malformed entry (no image id)"),
+           ({**good, "bbox": [1, 2, 3]}, "malformed entry"),
+           ({**good, "bbox": [1, 2, "3", 4]}, "malformed entry"),
+           ({k: v for k, v in good.items() if k != "score"}, "malformed entry"),
+           ({**good, "score": float("inf")}, "non-finite score"),
+           ({**good, "bbox": [1, 2, float("nan"), 4]}, "non-finite box"),
+           ({**good, "bbox": [1, 2, 0, 4]}, "empty box (w or h <= 0)")]
+    path = tmp_path / "dets.json"
+    path.write_text(json.dumps([good] + [entry for entry, _ in bad]))
+    expected = Counter(reason for _, reason in bad)
+    dets = load_detections(path)
+    assert Counter(REASONS[r - 1] for r in dets.reason if r) == expected
+    assert PrecomputedDetector(path).skipped == expected
+    ok = dets.reason == 0
+    assert ok.sum() == 1 and dets.boxes[ok].tolist() == [[1, 2, 3, 4]] and dets.category[ok].tolist() == [3]

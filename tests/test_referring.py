@@ -132,7 +132,7 @@ def test_precomputed_phrase_detections_prompt_the_mask_model(tmp_path, root):
     assert splits["testA"]["ciou"] == pytest.approx(3200 / 3264)  # C's two expressions exact, D missed: 0 / 64
     det = json.loads((out / "config.json").read_text())["model"]["detector"]
     assert det["n_skipped"] == 3 and det["skipped_by_reason"] == {
-        "empty box (w or h <= 0)": 1, "malformed entry (no image id)": 1, "non-finite or missing score": 1}
+        "empty box (w or h <= 0)": 1, "malformed entry (no image id)": 1, "non-finite score": 1}
     assert s["model_label"] == "oracle (oracle) + detections:dets.json" and s["route"] == "detector+mask"
 
 

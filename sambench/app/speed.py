@@ -13,7 +13,11 @@ free top, and keep 2 GiB when trimming; mallopt takes a C int, so 2 GiB is its l
 Starting Python with ``MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=2147483647
 MALLOC_TOP_PAD_=2147483647`` does the same. It trades a higher resident set (the peak working set
 stays mapped) for far fewer page faults; measured effect in README ("Speed"). ``run_task``
-applies it to CPU runs unless the user set any ``MALLOC_*`` variable above or ``SAMBENCH_MALLOC=default``.
+applies it to CPU runs unless the user set any ``MALLOC_*`` variable above or ``SAMBENCH_MALLOC=default``,
+and not under an address-space limit (``ulimit -v``, ``RLIMIT_AS``): the 2 GiB top pad is address
+space reserved on every heap extension (measured: a small run's peak virtual size 7.2 instead of
+5.2 GB), so under such a cap it could exhaust the limit, and a later ``mmap`` (loading a shared
+library) fail.
 """
 
 from __future__ import annotations
@@ -42,7 +46,8 @@ def tune_allocator() -> str:
 
     Returns:
       "tuned" (applied now or earlier), "environment" (the user's own MALLOC_* settings are kept),
-      "default" (SAMBENCH_MALLOC=default), or "unavailable" (not glibc).
+      "default" (SAMBENCH_MALLOC=default), "address-space limit" (RLIMIT_AS is set: glibc's defaults
+      kept), or "unavailable" (not glibc).
     """
     if _STATE["allocator"] == "tuned":
         return "tuned"
@@ -55,6 +60,11 @@ def tune_allocator() -> str:
     if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
         _STATE["allocator"] = "unavailable"
         return "unavailable"
+    import resource  # Unix only: after the platform check
+
+    if resource.getrlimit(resource.RLIMIT_AS)[0] != resource.RLIM_INFINITY:
+        _STATE["allocator"] = "address-space limit"
+        return _STATE["allocator"]
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         ok = all(libc.mallopt(param, value) == 1 for param, value in

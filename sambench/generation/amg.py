@@ -25,6 +25,8 @@ Presets: :meth:`AmgConfig.segment_anything` (the released generator's defaults),
 :meth:`AmgConfig.proposals_single_output` (paper §7.3 / App. D.3 and the authors' guidance in
 segment-anything issue 205).
 
+The grid, stability score, boxes and NMS are in :mod:`sambench.generation.mask_ops`.
+
 Box convention (as segment-anything): ``[x0, y0, x1, y1]`` are the column/row indices of the
 extreme mask pixels (inclusive), so a mask's box is ``x1 - x0 + 1`` pixels wide.
 """
@@ -33,12 +35,17 @@ from __future__ import annotations
 
 import sys
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from sambench import masks as mask_utils
 from sambench.models.base import ImageEmbedding, PromptableModel, PromptBatch, UnsupportedPromptError
+
+from .mask_ops import box_nms, build_point_grid, count_pixels, grid_points, masks_to_boxes, stability_score
+
+if TYPE_CHECKING:  # annotations only
+    import torch
 
 __all__ = [
     "AmgConfig",
@@ -180,108 +187,6 @@ class AmgConfig:
         if self.point_grid is not None:
             return np.asarray(self.point_grid, dtype=np.float64).reshape(-1, 2)
         return build_point_grid(int(self.points_per_side))
-
-
-# ---------------------------------------------------------------------------------------------
-# building blocks
-# ---------------------------------------------------------------------------------------------
-
-def build_point_grid(n_per_side: int) -> np.ndarray:
-    """Cell centres of an n x n grid over [0, 1]^2.
-
-    Returns:
-      (n*n, 2) float64 (x, y); x varies fastest, rows from the top. Coordinates are
-      ``(i + 0.5) / n`` for i = 0..n-1 (as segment-anything's ``build_point_grid``).
-    """
-    n = int(n_per_side)
-    if n < 1:
-        raise ValueError(f"n_per_side must be >= 1, got {n_per_side}")
-    side = (np.arange(n, dtype=np.float64) + 0.5) / n
-    xs, ys = np.meshgrid(side, side)  # ys constant along a row
-    return np.stack([xs.ravel(), ys.ravel()], axis=1)
-
-
-def grid_points(grid: np.ndarray, image_size: Tuple[int, int]) -> np.ndarray:
-    """Scale a normalised (P, 2) grid to pixel coordinates of an (H, W) image: ``(x * W, y * H)``."""
-    h, w = image_size
-    return np.asarray(grid, dtype=np.float64) * np.array([w, h], dtype=np.float64)
-
-
-def stability_score(logits: torch.Tensor, mask_threshold: float = 0.0, offset: float = 1.0) -> torch.Tensor:
-    """IoU of the masks ``logits > t + offset`` and ``logits > t - offset`` (t = ``mask_threshold``).
-
-    The first mask is contained in the second, so the IoU is the ratio of their areas.
-
-    Arguments:
-      logits: (..., H, W) mask logits.
-      mask_threshold: the model's binarisation threshold.
-      offset: the logit offset (>= 0).
-    Returns:
-      (...) float32 scores in [0, 1]; 0 where even the low threshold gives an empty mask.
-    """
-    import torch
-
-    if offset < 0:
-        raise ValueError(f"stability offset must be >= 0, got {offset}")
-    inter = _count(logits > (mask_threshold + offset))
-    union = _count(logits > (mask_threshold - offset))
-    score = inter.double() / union.clamp(min=1).double()
-    return torch.where(union > 0, score, torch.zeros_like(score)).float()
-
-
-def _count(masks: torch.Tensor) -> torch.Tensor:
-    """Pixels set in each (..., H, W) bool mask, int64 (summed as bytes: faster than a bool sum on CPU)."""
-    import torch
-
-    m = masks.to(torch.uint8) if masks.dtype != torch.uint8 else masks
-    return m.sum(dim=(-1, -2), dtype=torch.int32 if masks.shape[-1] * masks.shape[-2] < 2 ** 31 else torch.int64).long()
-
-
-def masks_to_boxes(masks: torch.Tensor) -> torch.Tensor:
-    """Boxes [x0, y0, x1, y1] (inclusive pixel indices) of (N, H, W) boolean masks; zeros for an empty mask."""
-    import torch
-
-    if masks.ndim != 3:
-        raise ValueError(f"expected (N, H, W) masks, got shape {tuple(masks.shape)}")
-    n, h, w = masks.shape
-    if n == 0:
-        return torch.zeros((0, 4), dtype=torch.float32, device=masks.device)
-    m8 = masks.to(torch.uint8)
-    rows = m8.amax(dim=2) > 0  # (N, H)
-    cols = m8.amax(dim=1) > 0  # (N, W)
-    ar_h = torch.arange(h, device=masks.device)
-    ar_w = torch.arange(w, device=masks.device)
-    y1 = torch.where(rows, ar_h, torch.full_like(ar_h, -1)).max(dim=1).values
-    y0 = torch.where(rows, ar_h, torch.full_like(ar_h, h)).min(dim=1).values
-    x1 = torch.where(cols, ar_w, torch.full_like(ar_w, -1)).max(dim=1).values
-    x0 = torch.where(cols, ar_w, torch.full_like(ar_w, w)).min(dim=1).values
-    boxes = torch.stack([x0, y0, x1, y1], dim=1).float()
-    empty = ~rows.any(dim=1)
-    boxes[empty] = 0.0
-    return boxes
-
-
-def box_nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
-    """Greedy box NMS (``torchvision.ops.batched_nms``, one class).
-
-    Arguments:
-      boxes: (N, 4) xyxy.
-      scores: (N,) higher is preferred; ties keep the earlier box.
-      iou_threshold: a box is removed when its IoU with a kept, higher-scored box is > this.
-    Returns:
-      indices of the kept boxes, by decreasing score.
-    """
-    import torch
-    from torchvision.ops import batched_nms
-
-    if len(boxes) == 0:
-        return np.zeros(0, dtype=np.int64)
-    b = torch.as_tensor(np.asarray(boxes, dtype=np.float32))
-    s = torch.as_tensor(np.asarray(scores, dtype=np.float32))
-    # stable order for ties: sort first (descending, stable), NMS on the sorted arrays, map back
-    order = torch.as_tensor(np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable"))
-    keep = batched_nms(b[order], s[order], torch.zeros(len(b), dtype=torch.int64), float(iou_threshold))
-    return order[keep].numpy()
 
 
 def rank_order(pred_iou: np.ndarray, stability: np.ndarray, method: str,
@@ -480,7 +385,7 @@ def _generate_masks(model, embedding, config: AmgConfig, mask_fn, seed, rng) -> 
             keep &= stab >= config.stability_score_thresh
         counts["after_stability"] += int(keep.sum())
         masks = logits > thr
-        areas = _count(masks)
+        areas = count_pixels(masks)
         if config.drop_empty:
             keep &= areas > 0
         counts["after_empty"] += int(keep.sum())

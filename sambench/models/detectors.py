@@ -27,13 +27,13 @@ a score). Registered detectors (``DETECTORS``; ``--detector NAME --detector-chec
   (``[{"image_id", "bbox": [x, y, w, h], "score", "phrase" | "category_id"}, ...]``). Entries are
   matched to a prompt by ``category_id`` when the task gives categories, else by ``phrase``
   (case-insensitive, whitespace collapsed). Malformed entries (no image id, no phrase or category,
-  a box that is not 4 finite numbers with w, h > 0, a non-finite score) are skipped and counted by
+  a box that is not 4 finite numbers with w, h > 0, a non-finite score; the checks of
+  :mod:`sambench.detections`, shared with the instances task) are skipped and counted by
   reason in the model fingerprint (``detector.skipped_by_reason``), which goes into the run config.
 """
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from collections import Counter, OrderedDict, defaultdict
 from dataclasses import dataclass
@@ -328,18 +328,10 @@ class PrecomputedDetector(Detector):
     weights = "trained"
 
     def __init__(self, path):
-        from ..metrics.coco_eval import EvaluationError, read_json
+        from ..detections import read_detections_list
 
         self.path = Path(path).expanduser()
-        if not self.path.is_file():
-            raise FileNotFoundError(f"{self.path}: detections file not found")
-        try:
-            data = read_json(self.path, "detections json")
-        except EvaluationError as exc:
-            raise ValueError(str(exc)) from exc
-        if not isinstance(data, list):
-            raise ValueError(f"{self.path}: expected a COCO results list [{{image_id, bbox, score, phrase|category_id}}, "
-                             f"...], got a json {type(data).__name__}")
+        data = read_detections_list(self.path, "{image_id, bbox, score, phrase|category_id}")
         self.sha256 = sha256_file(self.path)
         self.skipped: Counter = Counter()
         self.by_phrase: Dict[Tuple[str, str], List[Tuple[List[float], float]]] = defaultdict(list)
@@ -351,23 +343,18 @@ class PrecomputedDetector(Detector):
         self.n_entries = len(data)
 
     def _add(self, d) -> Optional[str]:
-        if not isinstance(d, dict) or isinstance(d.get("image_id"), bool) or not isinstance(d.get("image_id"), (int, str)):
-            return "malformed entry (no image id)"
-        b, s = d.get("bbox"), d.get("score")
-        if not isinstance(b, (list, tuple)) or len(b) != 4 or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in b):
-            return "malformed box"
-        if isinstance(s, bool) or not isinstance(s, (int, float)) or not math.isfinite(s):
-            return "non-finite or missing score"
-        if not all(math.isfinite(v) for v in b):
-            return "non-finite box"
-        if b[2] <= 0 or b[3] <= 0:
-            return "empty box (w or h <= 0)"
-        key, entry = str(d["image_id"]), ([float(v) for v in b], float(s))
-        if isinstance(d.get("category_id"), int) and not isinstance(d.get("category_id"), bool):
-            self.by_category[(key, int(d["category_id"]))].append(entry)
-        if isinstance(d.get("phrase"), str) and d["phrase"].strip():
-            self.by_phrase[(key, _phrase_key(d["phrase"]))].append(entry)
-        elif not isinstance(d.get("category_id"), int):
+        """File the entry under its phrase and/or category; the reason it is skipped, else None."""
+        from ..detections import category_of, check_entry
+
+        reason, key, box, score = check_entry(d)
+        if reason:
+            return reason
+        cat, phrase = category_of(d), d.get("phrase")
+        if cat is not None:
+            self.by_category[(key, cat)].append((box, score))
+        if isinstance(phrase, str) and phrase.strip():
+            self.by_phrase[(key, _phrase_key(phrase))].append((box, score))
+        elif cat is None:
             return "no phrase or category_id"
         return None
 
