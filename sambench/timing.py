@@ -171,7 +171,8 @@ def current_rss_mib() -> Optional[float]:
 
 
 def format_timing(report: dict) -> str:
-    """One line for the end of a run: throughput, the largest stages, peak memory, device."""
+    """One line for the end of a run: throughput, the largest stages, peak memory, device; a resumed
+    run's line says it covers this session's images only (``summary.json["timing"]`` has them all)."""
     wall = report.get("wall_s") or 0.0
     c = report.get("counters", {})
     parts = [f"{c.get('images', 0)} images in {wall:.1f} s wall, {report.get('cpu_s', 0.0):.1f} s CPU"]
@@ -190,7 +191,8 @@ def format_timing(report: dict) -> str:
     settings = report.get("settings", {})
     if settings:
         parts.append(" ".join(f"{k}={v}" for k, v in settings.items() if k in ("device_name", "dtype")))
-    return "timing: " + "; ".join(p for p in parts if p)
+    head = "timing (this session of a resumed run): " if report.get("resumed") else "timing: "
+    return head + "; ".join(p for p in parts if p)
 
 
 def merge_reports(reports: List[dict]) -> dict:

@@ -120,10 +120,24 @@ def test_incomplete_run_says_so_everywhere_and_report_refuses_it(tmp_path, demo_
     for table in (tmp_path / "rep" / "tables").glob("*.md"):
         assert "incomplete: 3 of 8 images" in table.read_text(), table.name
 
+    shutil.copytree(tmp_path / "rep", tmp_path / "rep-of-another-run")  # an incomplete report of other runs
+    record = tmp_path / "rep-of-another-run" / ".sambench-report.json"
+    owned = json.loads(record.read_text())
+    assert owned["runs"] == [str(out.resolve())] and owned["incomplete"] is True
+    record.write_text(json.dumps({**owned, "runs": [str(tmp_path / "elsewhere")]}))
+
     point(out, demo_root, *args, "--resume")  # finishing the run removes every mark
     assert json.loads((out / "summary.json").read_text())["incomplete"] is None
     run_cli("report", out, "--out", tmp_path / "rep2")
     assert "incomplete:" not in (tmp_path / "rep2" / "report.md").read_text()
+    # the stale incomplete report of the same run is replaced without --force; a finished one is
+    # not, and neither is an incomplete report of other runs
+    run_cli("report", out, "--out", tmp_path / "rep")
+    assert "incomplete:" not in (tmp_path / "rep" / "report.md").read_text()
+    assert json.loads((tmp_path / "rep" / ".sambench-report.json").read_text())["incomplete"] is False
+    for folder in ("rep", "rep-of-another-run"):
+        proc = run_cli("report", out, "--out", tmp_path / folder, check=False)
+        one_line_error(proc, "already holds a report", "--force")
 
 
 # 3. empty evaluations --------------------------------------------------------------------------

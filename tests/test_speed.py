@@ -64,6 +64,7 @@ def test_stage_timer_charges_each_second_to_the_innermost_stage(monkeypatch):
     assert len(synced) == 6  # both boundaries of every stage
     line = format_timing(r)
     assert line.startswith("timing: 2 images in 12.0 s wall, 14.0 s CPU") and "decoder 50%" in line
+    assert format_timing({**r, "resumed": True}).startswith("timing (this session of a resumed run): 2 images in")
     both = merge_reports([r, r])
     assert both["stages"]["decoder"]["wall_s"] == 12.0 and both["counters"]["prompts"] == 60
 

@@ -8,7 +8,8 @@ are always shown in rows or series labelled "published".
 
 A report folder is the reporter's own: it refuses to write where a report already is unless
 ``force``, and then removes only the files it wrote there before (listed in ``.sambench-report.json``),
-never other files. An unfinished run is refused unless ``allow_incomplete``; then every table and
+never other files. One report is replaced without ``force``: a report of the same runs written
+before they were finished (``allow_incomplete``), which their completion has made stale. An unfinished run is refused unless ``allow_incomplete``; then every table and
 plot label says "incomplete: N of M images".
 """
 
@@ -71,20 +72,34 @@ def comparability_notes(runs: Sequence[RunInfo]) -> List[str]:
     return notes
 
 
-def prepare_report_dir(out: Path, force: bool) -> None:
-    """Refuse to write over an earlier report unless ``force``; when forced, remove only what it owned."""
+def report_key(runs: Sequence[RunInfo], base: Optional[RunInfo]) -> dict:
+    """What a report is of: its runs' and baseline's resolved folders."""
+    return {"runs": [str(r.path.resolve()) for r in runs], "baseline": str(base.path.resolve()) if base else None}
+
+
+def _read_owned(record: Path) -> dict:
+    try:
+        data = json.loads(record.read_text()) if record.is_file() else {}
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def prepare_report_dir(out: Path, force: bool, key: Optional[dict] = None) -> None:
+    """Refuse to write over an earlier report unless ``force`` (or unless it is a stale incomplete
+    report of the same runs, ``key``); when replacing, remove only what it owned."""
     record = out / OWNED
     existing = [part for part in REPORT_PARTS if (out / part).exists()]
     if not existing and not record.exists():
         return
-    if not force:
+    earlier = _read_owned(record)
+    stale = key is not None and bool(earlier.get("incomplete")) and \
+        (earlier.get("runs"), earlier.get("baseline")) == (key["runs"], key["baseline"])
+    if not force and not stale:
         raise ReportFolderError(f"{out}: already holds a report ({', '.join(existing) or OWNED}); pass --force to "
                                 f"replace it (only the files the report wrote are removed) or choose another --out")
     if record.is_file():
-        try:
-            owned = json.loads(record.read_text()).get("files", [])
-        except ValueError:
-            owned = []
+        owned = earlier.get("files", [])
         for rel in owned:
             path = (out / rel).resolve()
             if out.resolve() in path.parents and path.is_file():
@@ -105,12 +120,14 @@ def _file_states(out: Path) -> dict:
     return states
 
 
-def _record_owned(out: Path, before: dict) -> None:
+def _record_owned(out: Path, before: dict, key: dict, incomplete: bool) -> None:
     """List every file under ``out`` that is new or changed since the snapshot ``before`` (report.md,
-    tables/, plots/, the HTML pages). A snapshot, not a clock: a run's summary.json written a moment
-    before its report is never taken for the report's own (file times can be coarser than the gap)."""
+    tables/, plots/, the HTML pages), with what the report is of and whether a run was unfinished.
+    A snapshot, not a clock: a run's summary.json written a moment before its report is never taken
+    for the report's own (file times can be coarser than the gap)."""
     files = sorted(rel for rel, state in _file_states(out).items() if rel != OWNED and before.get(rel) != state)
-    (out / OWNED).write_text(json.dumps({"written_by": "sambench report", "files": files}, indent=1))
+    (out / OWNED).write_text(json.dumps({"written_by": "sambench report", "files": files, **key,
+                                         "incomplete": incomplete}, indent=1))
 
 
 def write_report(run_paths: Sequence[Path], out: Path, baseline: Optional[Path] = None, html: bool = False,
@@ -119,7 +136,8 @@ def write_report(run_paths: Sequence[Path], out: Path, baseline: Optional[Path] 
     with ``html``, also the HTML report (out/index.html, ``sambench.app.html``).
 
     Arguments:
-      force: replace an earlier report in ``out`` (removing only the files it wrote).
+      force: replace an earlier report in ``out`` (removing only the files it wrote); an earlier
+        report of the same runs made while they were unfinished is replaced without it.
       allow_incomplete: report runs that have not finished (labelled "incomplete: N of M images").
     Returns:
       the path of the report's index (out/report.md).
@@ -146,7 +164,8 @@ def write_report(run_paths: Sequence[Path], out: Path, baseline: Optional[Path] 
     if (out / "config.json").is_file() and out.resolve() not in {r.path.resolve() for r in everything}:
         raise ReportFolderError(f"{out}: is the run folder of another run (its config.json); a report of other "
                                 f"runs never goes there, even with --force: choose another --out")
-    prepare_report_dir(out, force)
+    key = report_key(runs, base)
+    prepare_report_dir(out, force, key)
     before = _file_states(out) if out.is_dir() else {}  # what is new or changed after this is the report's own
     (out / "tables").mkdir(parents=True, exist_ok=True)
     (out / "plots").mkdir(parents=True, exist_ok=True)
@@ -174,5 +193,5 @@ def write_report(run_paths: Sequence[Path], out: Path, baseline: Optional[Path] 
         from sambench.app.html import write_html
 
         write_html(runs, base, out, gallery=gallery)
-    _record_owned(out, before)
+    _record_owned(out, before, key, incomplete=bool(unfinished))
     return out / "report.md"
