@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+if str(REPO) not in sys.path:  # after the installed sambench (its tasks/ and datasets need the install)
+    sys.path.append(str(REPO))
 
 from sambench.metrics.bsds import BoundaryEvaluator, _warm_up, read_prediction_png  # noqa: E402
 from sambench.generation.edge_maps import CLASSICAL_EDGE_METHODS  # noqa: E402

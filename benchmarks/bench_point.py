@@ -43,8 +43,8 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+if str(REPO) not in sys.path:  # after the installed sambench (its tasks/ and datasets need the install)
+    sys.path.append(str(REPO))
 
 COCO = REPO.parent / "shared" / "data" / "COCO-MINI"
 

@@ -116,7 +116,7 @@ def child(args) -> None:
     """One run in this process; prints a JSON line with its peaks."""
     import tracemalloc
 
-    sys.path.insert(0, str(REPO))
+    sys.path.append(str(REPO))
     # everything the run imports lazily, imported before tracing: only the run's own allocations count
     import sambench.datasets  # noqa: F401
     import lvis  # noqa: F401

@@ -32,7 +32,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 for p in (REPO, REPO / "tests"):
     if str(p) not in sys.path:
-        sys.path.insert(0, str(p))
+        sys.path.append(str(p))
 
 
 def load_images(root: Path, split: str, n: int):

@@ -30,8 +30,8 @@ from typing import Dict, List, Tuple
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+if str(REPO) not in sys.path:  # after the installed sambench (its tasks/ and datasets need the install)
+    sys.path.append(str(REPO))
 
 from sambench.metrics.bsds import BoundaryEvaluator  # noqa: E402
 from sambench.generation.edge_maps import CLASSICAL_EDGE_METHODS  # noqa: E402

@@ -38,8 +38,8 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+if str(REPO) not in sys.path:  # after the installed sambench (its tasks/ and datasets need the install)
+    sys.path.append(str(REPO))
 
 
 # -- real-size members with random weights ------------------------------------------------------------

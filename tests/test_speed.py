@@ -362,3 +362,19 @@ def test_the_allocator_is_left_alone_under_an_address_space_limit():
                                 check=True).stdout.split() for mode in ("capped", "free")}
     assert out["capped"] == ["address-space", "limit", "address-space", "limit"]
     assert out["free"] == ["tuned", "tuned"]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusals of a machine without CUDA")
+def test_the_gpu_check_refuses_in_one_line_without_cuda_or_without_its_wheels(tmp_path):
+    """``benchmarks/gpu_check.sh`` stops with exit 2 and says why: no CUDA (after checking that every
+    package it needs imports), or a ``--wheels`` folder without wheels."""
+    script = str(REPO / "benchmarks" / "gpu_check.sh")
+    env = {**os.environ, "PYTHON": sys.executable}
+    proc = subprocess.run(["bash", script, "--out", str(tmp_path / "o")], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 2 and "no CUDA device visible to torch" in proc.stderr, proc.stderr[-500:]
+    assert "gpu_check: sambench from" in proc.stdout  # the import check ran first and passed
+    (tmp_path / "empty").mkdir()
+    proc = subprocess.run(["bash", script, "--out", str(tmp_path / "o"), "--wheels", str(tmp_path / "empty")], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and f"no wheels in {tmp_path / 'empty'}" in proc.stderr
