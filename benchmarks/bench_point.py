@@ -297,6 +297,7 @@ def main(argv=None) -> int:
     p.add_argument("--data", default="coco", choices=["coco", "generated"])
     p.add_argument("--images-per-batch", default="1", help="encoder batch sizes to sweep, e.g. 1,4,8")
     p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--click-threads", type=int, default=0, help="sambench's click threads (0: min(8, CPU count))")
     p.add_argument("--no-naive", action="store_true")
     p.add_argument("--encoder-only", action="store_true", help="time (a) only (e.g. to compare allocator settings)")
     p.add_argument("--amg-only", action="store_true", help="only the mask generator comparison")
@@ -337,7 +338,7 @@ def main(argv=None) -> int:
           f"{' compile' if args.compile else ''}; {len(data)} images of {source} with {n_masks} masks "
           f"({[d[0].image_id for d in data]}); allocator {allocator}", flush=True)
     sync = syncer(model)
-    task = PointTask()
+    task = PointTask(click_threads=args.click_threads)
     naive_ctx = precision(model, args.dtype)
     ctx = contextlib.nullcontext()  # the adapter autocasts itself
     results = {"model": model.label(), "device": device_name, "dtype": args.dtype, "sdpa": args.sdpa,

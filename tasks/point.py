@@ -16,14 +16,18 @@ every output against the ground truth happen there, and only the chosen mask com
 host (as bool) for the next click. The stages (decoder, prompt simulation, metric) are timed
 through ``Task.timer``. ``host_scoring=True`` scores on the host instead (every output copied
 back, IoU with numpy), in the same click loop: the reference the device scoring is tested against,
-record for record.
+record for record. The clicks of a round (one per mask still in play) are simulated by
+``click_threads`` threads (the distance transforms and mask operations release the GIL), so on a
+GPU the host's click simulation does not serialise behind one core; the clicks are the same in any
+order, and so are the records.
 """
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence
-
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -108,6 +112,8 @@ class PointTask(Task):
         clicks; default False: plain per-mask IoU, as the paper states. A dataset's own ignore rule
         (GrabCut's 128 band, ``Sample.ignore``) always applies.
       host_scoring: move every output to the host and score with numpy (the reference path).
+      click_threads: threads simulating a round's clicks (0: min(8, CPU count); 1: none). Not
+        part of the protocol: it changes no number.
     """
 
     name = "point"
@@ -118,7 +124,8 @@ class PointTask(Task):
 
     def __init__(self, points: Sequence[int] = DEFAULT_POINTS, first_point_mode: str = "center",
                  mask_input: bool = False, compute_noc: bool = False, max_batch: int = 64,
-                 save_masks: str = "first", ignore_void: bool = False, host_scoring: bool = False):
+                 save_masks: str = "first", ignore_void: bool = False, host_scoring: bool = False,
+                 click_threads: int = 0):
         points = sorted(set(int(p) for p in points))
         if not points or points[0] < 1:
             raise ValueError(f"points must be positive click counts, got {points}")
@@ -135,6 +142,19 @@ class PointTask(Task):
         self.ignore_void = bool(ignore_void)
         self.host_scoring = bool(host_scoring)
         self.max_clicks = max(points + ([NOC_MAX_CLICKS] if compute_noc else []))
+        if int(click_threads) < 0:
+            raise ValueError(f"--click-threads {click_threads}: expected 0 (automatic) or a positive count")
+        self.click_threads = int(click_threads) or min(8, os.cpu_count() or 1)
+        self._pool: Optional[ThreadPoolExecutor] = None
+
+    def _map(self, fn: Callable, *columns: Sequence) -> list:
+        """``[fn(*row) for row in zip(*columns)]``, on ``click_threads`` threads when there is more than one row."""
+        rows = list(zip(*columns))
+        if self.click_threads == 1 or len(rows) < 2:
+            return [fn(*row) for row in rows]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.click_threads, thread_name_prefix="sambench-clicks")
+        return list(self._pool.map(lambda row: fn(*row), rows))
 
     @classmethod
     def add_arguments(cls, group) -> None:
@@ -147,6 +167,8 @@ class PointTask(Task):
         group.add_argument("--save-masks", choices=cls.SAVE_MASKS, default="first",
                            help="predicted masks kept in the records as RLE, for the HTML gallery: at 1 click "
                                 "(default), at every reported count, or none")
+        group.add_argument("--click-threads", type=int, default=0, metavar="N",
+                           help="threads simulating the clicks of a round (default 0: min(8, CPU count); 1: none)")
         group.add_argument("--ignore-void", action="store_true",
                            help="exclude void pixels (Cityscapes, DRAM) from IoU and clicks; default: plain IoU, "
                                 "as the paper (a dataset's own ignore band, e.g. GrabCut's, always applies)")
@@ -158,7 +180,8 @@ class PointTask(Task):
         except ValueError:
             raise ValueError(f"--points '{args.points}': expected comma-separated click counts like 1,2,3,5,9")
         return cls(points, args.first_point, args.mask_input, args.noc, args.max_batch,
-                   getattr(args, "save_masks", "first"), ignore_void=getattr(args, "ignore_void", False))
+                   getattr(args, "save_masks", "first"), ignore_void=getattr(args, "ignore_void", False),
+                   click_threads=getattr(args, "click_threads", 0))
 
     @classmethod
     def from_protocol(cls, protocol: Dict) -> "PointTask":
@@ -265,10 +288,9 @@ class PointTask(Task):
         decode_and_score = self._decode_and_score_on_host if self.host_scoring else self._decode_and_score
         n = len(instances)
         with timer.stage("prompts"):
-            clicks: List[List[Click]] = []
-            for inst, gt in zip(instances, gts):
-                rng = np.random.default_rng(stable_seed(seed, dataset, sample.image_id, inst.id))
-                clicks.append([first_point(gt, self.first_point_mode, rng)])
+            rngs = [np.random.default_rng(stable_seed(seed, dataset, sample.image_id, inst.id)) for inst in instances]
+            clicks: List[List[Click]] = [[c] for c in self._map(lambda gt, rng: first_point(gt, self.first_point_mode, rng),
+                                                               gts, rngs)]
         targets = [inst.id for inst in instances]
         multimask = model.capabilities.multimask
         rows: List[Dict] = []
@@ -280,9 +302,10 @@ class PointTask(Task):
         for k in range(1, self.max_clicks + 1):
             if k > 1:
                 with timer.stage("prompts"):
-                    still, was_active = [], set(active)
+                    still = []
+                    found = dict(zip(active, self._map(lambda b: next_click(gts[b], current[b], clicks[b], ignore), active)))
                     for b in range(n):
-                        c = next_click(gts[b], current[b], clicks[b], ignore) if b in was_active else None
+                        c = found.get(b)
                         if c is None:  # no error left: the mask stands for every later count
                             rows.append(self._row(instances[b], k, None, last_iou[b], None, last_pred_iou[b], True))
                         else:

@@ -89,9 +89,10 @@ def test_point_records_identical_with_and_without_the_optimisations(tmp_path, de
     manifest = build_manifest(ds, seed=0)
     model = build_model("sam-tiny", device="cpu")
     outs = {}
-    for name, host, workers in (("reference", True, 1), ("fast", False, 3)):
+    for name, host, workers, threads in (("reference", True, 1, 1), ("fast", False, 3, 4)):
         outs[name] = tmp_path / name
-        task = PointTask(points=[1, 2, 3], mask_input=True, host_scoring=host, save_masks="reported")
+        task = PointTask(points=[1, 2, 3], mask_input=True, host_scoring=host, save_masks="reported",
+                         click_threads=threads)
         run_task(task, model, [DatasetRun(ds, manifest)], outs[name], progress=False, report=False,
                  loader_workers=workers)
     assert _records(outs["fast"]) == _records(outs["reference"])
@@ -102,6 +103,7 @@ def test_point_records_identical_with_and_without_the_optimisations(tmp_path, de
     speed = config["speed"]
     assert speed["device"] == "cpu" and speed["dtype"] == "fp32" and speed["loader_workers"] == 3
     assert speed["images_per_batch"] == 1 and speed["decoder_max_batch"] == 64 and "allocator" in speed
+    assert speed["click_threads"] == 4
     summary = json.loads((outs["fast"] / "summary.json").read_text())
     total = summary["timing"]["total"]
     assert {"read", "encoder", "decoder", "prompts", "metric", "task", "write"} <= set(total["stages"])

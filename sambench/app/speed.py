@@ -110,6 +110,8 @@ def speed_settings(task, model, images_per_batch: int, loader_workers: int) -> d
     settings = {"device": device, "device_name": device, "dtype": getattr(model, "dtype", "fp32"),
                 "images_per_batch": int(images_per_batch), "loader_workers": int(loader_workers),
                 "decoder_max_batch": getattr(task, "max_batch", None)}
+    if getattr(task, "click_threads", None):
+        settings["click_threads"] = int(task.click_threads)
     torch = sys.modules.get("torch")  # never import torch for a model that does not use it
     if torch is not None and device.startswith("cuda") and torch.cuda.is_available():
         settings["device_name"] = torch.cuda.get_device_name(torch.device(device))
