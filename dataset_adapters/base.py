@@ -17,7 +17,7 @@ from PIL import Image, ImageOps
 
 from sambench import masks as mask_utils
 from sambench.data import BadSample, BadSampleError, Instance, Sample
-from sambench.registry import Registry
+from sambench.registry import Registry, code_provenance
 
 class DatasetRegistry(Registry):
     """The dataset registry: ``@DATASETS.register("name")`` also gives the class that ``name``, so an
@@ -108,7 +108,17 @@ class DatasetAdapter:
             "image_decoding": IMAGE_DECODING,
             "paper_images": self.paper_images,
             "paper_masks": self.paper_masks,
+            **self.code(),
         }
+
+    def code(self) -> Dict[str, object]:
+        """``{"code": {"module", "file", "sha256"}}`` for an adapter from a user's file or package
+        (edited adapter code is another dataset reader: a run cannot resume across it); {} in-tree."""
+        module = type(self).__module__ or ""
+        if module == "sambench.datasets" or module.startswith("sambench.datasets."):
+            return {}
+        found = code_provenance(type(self))
+        return {"code": found} if found else {}
 
     def samples(self, ids: Optional[Sequence[str]] = None) -> Iterator[Union[Sample, BadSample]]:
         """Yield samples lazily; a broken one comes back as BadSample (never an exception)."""

@@ -24,6 +24,10 @@ class UnknownNameError(KeyError):
         return str(self.args[0])
 
 
+class FileImportError(UnknownNameError):
+    """A ``file.py:NAME`` spec whose file could not be imported (never replaced by a registered entry)."""
+
+
 class Registry(Generic[T]):
     """A named dict of builders.
 
@@ -99,6 +103,8 @@ class Registry(Generic[T]):
         if ":" in name:
             try:
                 return load_object(name)
+            except FileImportError:
+                raise  # a broken file never falls back to a built-in entry of the same name
             except UnknownNameError:
                 attr = name.rpartition(":")[2]
                 if self.canonical(attr) in self._builders:  # the file registered it under that name
@@ -127,11 +133,13 @@ def load_object(spec: str):
         sys.modules[mod_name] = module
         try:
             spec_obj.loader.exec_module(module)
-        except ImportError as exc:  # typically a file copied out of the package keeping "from .base import"
+        except Exception as exc:  # the user's file: any failure is one line naming it
+            del sys.modules[mod_name]
             hint = (" (a file outside the package imports sambench's modules absolutely: "
                     "'from sambench.datasets.base import ...', not 'from .base import ...')"
-                    if "relative import" in str(exc) else "")
-            raise UnknownNameError(f"{path}: could not be imported: {exc}{hint}") from None
+                    if isinstance(exc, ImportError) and "relative import" in str(exc) else "")
+            raise FileImportError(f"{path}: could not be imported: {type(exc).__name__}: "
+                                  f"{str(exc).splitlines()[0] if str(exc) else ''}{hint}") from None
     else:
         module = importlib.import_module(target)
     if not hasattr(module, attr):
@@ -139,3 +147,24 @@ def load_object(spec: str):
                          and getattr(v, "__module__", None) == module.__name__)
         raise UnknownNameError(f"{target}: defines no '{attr}' (it defines: {', '.join(defined) or 'nothing callable'})")
     return getattr(module, attr)
+
+
+def code_provenance(obj) -> Optional[dict]:
+    """``{"module", "file", "sha256"}`` of the source file defining ``obj`` (a user's model builder or
+    dataset class), or None when it has no file: edited code is different code in a run's config."""
+    import inspect
+
+    from sambench.hashing import sha256_file
+
+    target = getattr(obj, "func", obj)  # functools.partial builders
+    module = getattr(target, "__module__", None) or ""
+    mod = sys.modules.get(module)
+    path = getattr(mod, "__file__", None) if mod is not None else None
+    if path is None:
+        try:
+            path = inspect.getsourcefile(target)
+        except TypeError:
+            path = None
+    if not path:
+        return None
+    return {"module": module, "file": str(path), "sha256": sha256_file(path)}

@@ -36,6 +36,7 @@ from sambench.metrics.coco_eval import rle_field
 from sambench.metrics.referring import THRESHOLDS, box_iou_xyxy, referring_scores
 from sambench.models.base import ImageEmbedding, PromptableModel, PromptBatch, UnsupportedPromptError
 from sambench.models.text import TextPromptableModel, TextQuery, mask_box
+from sambench.reporting import count
 
 from .base import TASKS, Task, skipped_entries
 
@@ -186,7 +187,7 @@ class ReferringTask(Task):
             for split, m in d.get("splits", {}).items():
                 if m.get("miou") is not None:
                     lines.append(f"{name} {split}: mIoU={m['miou']:.3f} cIoU={m['ciou']:.3f} "
-                                 f"P@0.5={m.get('precision@0.5', float('nan')):.3f} ({m['n_expressions']} expressions)")
+                                 f"P@0.5={m.get('precision@0.5', float('nan')):.3f} ({count(m['n_expressions'], 'expression')})")
         return "\n".join(lines)
 
     def summarize(self, records: pd.DataFrame, done: List[Dict], config: Dict) -> Dict:

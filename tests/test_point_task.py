@@ -107,6 +107,8 @@ def test_killed_run_resumed_equals_uninterrupted(tmp_path, demo_root):
     assert refused.returncode == 2 and "--resume" in refused.stderr
     run_cli(*base, "--out", killed, "--resume")
     pd.testing.assert_frame_equal(_records(tmp_path / "full"), _records(killed))
+    shard = Path("records") / "records-rank0.csv"  # byte for byte: the first session's rows are not rewritten
+    assert (killed / shard).read_bytes() == (tmp_path / "full" / shard).read_bytes()
     a = json.loads((tmp_path / "full" / "summary.json").read_text())["datasets"]
     b = json.loads((killed / "summary.json").read_text())["datasets"]
     assert a == b
@@ -121,8 +123,11 @@ def test_orphan_records_of_an_unfinished_image_are_dropped_on_resume(tmp_path, d
     done = out / "records" / "done-rank0.jsonl"
     lines = done.read_text().splitlines()
     done.write_text("\n".join(lines[:-2]) + "\n" + lines[-2][:10])  # last two images unfinished, one line torn
+    shard = out / "records" / "records-rank0.csv"
+    before = shard.read_bytes()
     run_cli(*args, "--out", out, "--resume")
     pd.testing.assert_frame_equal(reference, _records(out))
+    assert shard.read_bytes() == before
 
 
 def test_resume_with_another_protocol_is_refused(tmp_path, demo_root):

@@ -102,6 +102,18 @@ def test_file_specs_fail_in_one_line_and_a_copied_adapter_runs_from_its_own_file
 
     copied = tmp_path / "my_grabcut.py"  # dataset_adapters/grabcut.py copied as docs/architecture.md says
     source = (REPO / "dataset_adapters" / "grabcut.py").read_text()
+    # a file that cannot be imported never falls back to the built-in entry of the same name
+    copied.write_text(source)
+    proc = run_cli("run", "point", "--model", "oracle", "--dataset", f"{copied}:grabcut", "--root",
+                   REPO.parent / "shared" / "data" / "GrabCut", "--out", tmp_path / "o0", check=False)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and str(copied) in lines[0] and "from sambench.datasets.base" in lines[0]
+    broken = tmp_path / "broken.py"
+    broken.write_text("x = 1\nthis is not python(\n")
+    proc = run_cli("run", "point", "--model", "oracle", "--dataset", f"{broken}:grabcut", "--root", tmp_path,
+                   "--out", tmp_path / "o00", check=False)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "SyntaxError" in lines[0] and "line 2" in lines[0]
     copied.write_text(source.replace('@DATASETS.register("grabcut")', '@DATASETS.register("my-grabcut")'))
     root = tmp_path / "gc"
     (root / "data_GT").mkdir(parents=True)
@@ -129,6 +141,12 @@ def test_file_specs_fail_in_one_line_and_a_copied_adapter_runs_from_its_own_file
 
     d = json.loads((out / "summary.json").read_text())["datasets"]
     assert list(d) == ["my-grabcut"] and d["my-grabcut"]["miou"]["1"] == 1.0 and d["my-grabcut"]["n_masks"] == 1
+    code = json.loads((out / "config.json").read_text())["datasets"][0]["code"]  # the user's adapter, hashed
+    assert code["file"] == str(copied) and len(code["sha256"]) == 64
+    copied.write_text(absolute + "\n# edited\n")
+    proc = run_cli("run", "point", "--model", "oracle", "--dataset", f"{copied}:my-grabcut", "--root", root, "--out",
+                   out, "--points", "1", "--no-progress", "--cache-dir", "none", "--resume", check=False)
+    assert proc.returncode == 2 and "the code of dataset 'my-grabcut' changed" in proc.stderr
 
 
 def test_a_dataset_is_named_once_by_its_decorator_or_by_the_spec():

@@ -91,11 +91,14 @@ def check_resumable(old: dict, new: dict, path: Path) -> None:
             or old.get("model", {}).get("dtype", "fp32") != new["model"].get("dtype", "fp32"):
         raise RunFolderError(f"{path}: cannot resume, the run there used another model, dtype, dataset, manifest, "
                              f"seed or protocol")
-    code_then, code_now = (old.get("model", {}).get("code") or {}), (new["model"].get("code") or {})
-    if code_then.get("sha256") != code_now.get("sha256"):
-        raise RunFolderError(f"{path}: cannot resume, the model's code changed since the run started "
-                             f"({code_now.get('file') or code_then.get('file')}: SHA-256 {str(code_then.get('sha256'))[:12]} "
-                             f"then, {str(code_now.get('sha256'))[:12]} now)")
+    pairs = [("the model's code", old.get("model", {}), new["model"])] + [
+        (f"the code of dataset '{b.get('name')}'", a, b) for a, b in zip(old.get("datasets", []), new.get("datasets", []))]
+    for what, then, now in pairs:  # user code (a model builder or dataset adapter file) edited since
+        code_then, code_now = then.get("code") or {}, now.get("code") or {}
+        if code_then.get("sha256") != code_now.get("sha256"):
+            raise RunFolderError(f"{path}: cannot resume, {what} changed since the run started "
+                                 f"({code_now.get('file') or code_then.get('file')}: SHA-256 "
+                                 f"{str(code_then.get('sha256'))[:12]} then, {str(code_now.get('sha256'))[:12]} now)")
 
 
 def validate_instances(sample: Sample, wanted: Sequence[str]) -> Tuple[list, List[dict]]:

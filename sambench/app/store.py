@@ -112,19 +112,25 @@ class RunFolder:
             done.touch()
             return set()
         finished = {(d["dataset"], d["image_id"]) for d in read_jsonl(done)} if done.exists() else set()
-        # keep the rows of finished images only (a kill between the two writes leaves orphans)
+        # keep the rows of finished images only (a kill between the two writes leaves orphans); rows
+        # are parsed and written back as the same strings by the same csv writer, so the kept records
+        # stay byte for byte what the first session wrote
         if rec.exists():
-            frame = pd.read_csv(rec, dtype={"image_id": str, "instance_id": str}, keep_default_na=False)
-            if list(frame.columns) != self.columns:
-                missing = [c for c in self.columns if c not in frame.columns]
-                extra = [c for c in frame.columns if c not in self.columns]
+            with open(rec, newline="") as f:
+                rows = list(csv.reader(f))
+            header = rows[0] if rows else list(self.columns)  # an empty file: killed before its header
+            if header != self.columns:
+                missing = [c for c in self.columns if c not in header]
+                extra = [c for c in header if c not in self.columns]
                 raise RunFolderError(f"{rec}: its columns differ from what this run writes (missing: "
                                      f"{', '.join(missing) or '-'}; extra: {', '.join(extra) or '-'}), as from an "
                                      f"older sambench or other task options; start a new --out instead of --resume")
-            keep = [(d, i) in finished for d, i in zip(frame["dataset"], frame["image_id"])] if len(frame) else []
-            frame = frame[keep] if len(frame) else frame
+            di, ii = header.index("dataset"), header.index("image_id")
             tmp = rec.with_suffix(".tmp")
-            frame.to_csv(tmp, index=False, columns=self.columns)
+            with open(tmp, "w", newline="") as f:
+                writer = csv.writer(f)
+                writer.writerow(header)
+                writer.writerows(r for r in rows[1:] if len(r) == len(header) and (r[di], r[ii]) in finished)
             tmp.replace(rec)
         else:
             with open(rec, "w", newline="") as f:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from typing import Optional
 
-from ..registry import Registry
+from ..registry import Registry, code_provenance
 from .releases import OFFICIAL_HQ, OFFICIAL_SAM2
 from .base import (Capabilities, ImageEmbedding, Prediction, PromptableModel, PromptBatch,  # noqa: F401
                    UnsupportedPromptError)
@@ -173,25 +173,8 @@ def build_model(name: str, checkpoint: Optional[str] = None, device: Optional[st
     if not str(module).startswith("sambench.models"):
         if model.source is None:
             model.source = "user plugin"
-        model.code_provenance = _code_provenance(builder, str(module))
+        model.code_provenance = code_provenance(builder)
     model.set_dtype(dtype)
     return model
 
 
-def _code_provenance(builder, module: str) -> Optional[dict]:
-    """{"module", "file", "sha256"} of the source file defining a user's builder, or None if it has none."""
-    import inspect
-    import sys
-
-    from .base import sha256_file
-
-    mod = sys.modules.get(module)
-    path = getattr(mod, "__file__", None) if mod is not None else None
-    if path is None:
-        try:
-            path = inspect.getsourcefile(builder)
-        except TypeError:
-            path = None
-    if not path:
-        return None
-    return {"module": module, "file": str(path), "sha256": sha256_file(path)}
