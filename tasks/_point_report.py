@@ -29,7 +29,7 @@ def report_point(runs: List[RunInfo], base: Optional[RunInfo], out: Path) -> Lis
     colors = run_colors(all_labels)
     sections: List[str] = []
     long_rows = []
-    for run, label in zip(runs, labels):
+    for run, label in zip(everything, all_labels):  # the baseline gets its own table too
         s = run.summary
         points = [str(k) for k in run.config["protocol"]["points"]]
         rows = []
