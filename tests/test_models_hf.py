@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -173,3 +174,188 @@ def test_the_text_routes_load_through_the_same_checks(tmp_path, route):
     (pickled / "model.safetensors").rename(pickled / "pytorch_model.bin")
     with pytest.raises(CheckpointError, match="pytorch_model.bin are pickles"):
         build(pickled)
+
+
+# ---------------------------------------------------------------------------------------------
+# folder defects: each refused in one line naming the file, before any number is computed
+# ---------------------------------------------------------------------------------------------
+
+def _text_route(route):
+    from sambench.models import text_tiny
+    from sambench.models.detectors import build_detector
+    from sambench.models.text_hf import build_sam3
+
+    save = {"owlv2": text_tiny.save_tiny_owlv2, "grounding-dino": text_tiny.save_tiny_grounding_dino,
+            "sam3": text_tiny.save_tiny_sam3}[route]
+    build = (lambda f: build_sam3(checkpoint=str(f), device="cpu")) if route == "sam3" else \
+        (lambda f: build_detector(route, str(f), "cpu"))
+    return save, build
+
+
+@pytest.mark.parametrize("route", ["owlv2", "grounding-dino", "sam3"])
+def test_a_text_folder_without_its_tokenizer_vocabulary_is_refused(tmp_path, route):
+    """Without tokenizer.json (and vocab.txt) transformers builds a tokenizer that reads every word as
+    its unknown token (checked here first, so the refusal is not vacuous); sambench refuses the folder."""
+    from transformers import AutoProcessor
+
+    save, build = _text_route(route)
+    folder = save(tmp_path / "f")
+    for name in ("tokenizer.json", "vocab.txt"):
+        (folder / name).unlink(missing_ok=True)
+    tok = AutoProcessor.from_pretrained(folder, local_files_only=True).tokenizer
+    assert set(tok("a dog", add_special_tokens=False)["input_ids"]) == {tok.unk_token_id}  # the silent defect
+    with pytest.raises(CheckpointError, match="cannot tokenize ordinary words") as err:
+        build(folder)
+    msg = str(err.value)
+    assert "\n" not in msg and msg.startswith(str(folder)) and "tokenizer.json is missing" in msg
+
+
+def test_a_partial_vocabulary_is_refused_and_vocab_txt_alone_is_enough(tmp_path):
+    """Grounding DINO's tokenizer reads vocab.txt when tokenizer.json is absent: a whole vocab.txt
+    loads; one lacking the letter "d" makes "dog" and "and" unknown (WordPiece: a word with an unknown
+    piece is one unknown token) and is refused."""
+    save, build = _text_route("grounding-dino")
+    folder = save(tmp_path / "gd")
+    (folder / "tokenizer.json").unlink()
+    assert build(folder).weights == "untrained"
+    vocab = (folder / "vocab.txt").read_text().splitlines()
+    (folder / "vocab.txt").write_text("\n".join(f"[unused{i}]" if t in ("d", "##d") else t
+                                                for i, t in enumerate(vocab)) + "\n")
+    with pytest.raises(CheckpointError, match=r"\(2 of the \d+ tokens .* vocab.txt does not hold a usable vocabulary"):
+        build(folder)
+
+
+def test_the_text_routes_record_the_sha256_of_their_config_and_tokenizer_files(tmp_path):
+    save, build = _text_route("sam3")
+    a = save(tmp_path / "a")
+    expected = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in a.iterdir()
+                if p.suffix in (".json", ".txt") and p.name != "sambench.json"}
+    assert "tokenizer.json" in expected and "config.json" in expected
+    fa = build(a).fingerprint()
+    assert fa["config_files"] == expected
+    b = save(tmp_path / "b")
+    (b / "tokenizer.json").write_text(json.dumps(json.loads((b / "tokenizer.json").read_text()), indent=1))
+    fb = build(b).fingerprint()
+    assert fb["checkpoint_sha256"] == fa["checkpoint_sha256"]
+    assert {k for k in expected if fa["config_files"][k] != fb["config_files"][k]} == {"tokenizer.json"}
+    _, build_owl = _text_route("owlv2")
+    owl = _text_route("owlv2")[0](tmp_path / "owl")
+    assert build_owl(owl).fingerprint()["config_files"]["tokenizer.json"] == \
+        hashlib.sha256((owl / "tokenizer.json").read_bytes()).hexdigest()
+
+
+def _break_weights(folder, how):
+    weights = folder / "model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[:len(data) // 2] if how == "truncated" else np.random.default_rng(0).bytes(4096))
+    return weights
+
+
+@pytest.mark.parametrize("how", ["truncated", "garbage"])
+def test_a_corrupt_safetensors_file_is_refused_naming_it(tmp_path, how):
+    weights = _break_weights(save_tiny_hf("sam", tmp_path / "sam"), how)
+    with pytest.raises(CheckpointError, match="corrupt or truncated .safetensors file") as err:
+        build_hf(str(weights.parent))
+    assert str(err.value).startswith(str(weights)) and "\n" not in str(err.value)
+    save, build = _text_route("owlv2")
+    weights = _break_weights(save(tmp_path / "owl"), how)
+    with pytest.raises(CheckpointError, match="corrupt or truncated .safetensors file") as err:
+        build(weights.parent)
+    assert str(err.value).startswith(str(weights))
+
+
+def test_folder_defects_through_the_cli_are_one_line_and_exit_2(tmp_path):
+    from fixtures_lvis import make_dataset
+    from safetensors.torch import load_file, save_file
+
+    from sambench.models.text_tiny import save_tiny_sam3
+
+    weights = _break_weights(save_tiny_hf("sam", tmp_path / "sam"), "truncated")
+    proc = run_cli("run", "point", "--model", "hf", "--checkpoint", weights.parent, "--dataset", "demo",
+                   "--out", tmp_path / "run-hf", check=False)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"sambench: error: {weights}: corrupt or truncated .safetensors file")
+    mismatched = save_tiny_hf("sam", tmp_path / "sam-mismatched")
+    state = load_file(mismatched / "model.safetensors")
+    state["mask_decoder.iou_token.weight"] = torch.zeros(2, 32)
+    save_file(state, mismatched / "model.safetensors", metadata={"format": "pt"})
+    proc = run_cli("run", "point", "--model", "hf", "--checkpoint", mismatched, "--dataset", "demo",
+                   "--out", tmp_path / "run-mismatched", check=False)
+    lines = proc.stderr.strip().splitlines()  # transformers' multi-line load report is not among them
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert "mask_decoder.iou_token.weight: 2x32 in the file, 1x32 expected" in lines[0]
+    ann = make_dataset(tmp_path / "coco", "coco")
+    sam3 = save_tiny_sam3(tmp_path / "sam3-trunc")
+    weights = _break_weights(sam3, "garbage")
+    no_tokenizer = save_tiny_sam3(tmp_path / "sam3-notok")
+    (no_tokenizer / "tokenizer.json").unlink()
+    for folder, what in ((sam3, f"{weights}: corrupt or truncated .safetensors file"),
+                         (no_tokenizer, f"{no_tokenizer}: the CLIPTokenizer of SAM 3 cannot tokenize ordinary words"),
+                         (tmp_path / "nonexistent", f"{tmp_path / 'nonexistent'}: no such folder")):
+        proc = run_cli("run", "text-instances", "--model", "sam3", "--checkpoint", folder, "--dataset", "coco",
+                       "--root", tmp_path / "coco", "--ann", ann, "--out", tmp_path / f"run-{folder.name}", "--no-progress",
+                       check=False)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+        assert lines[0].startswith(f"sambench: error: {what}"), lines[0]
+
+
+class _Kept(logging.Handler):
+    """Every message transformers' loggers would print (records below their level never reach it)."""
+
+    def __init__(self):
+        super().__init__()
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+def test_a_weight_of_another_shape_is_named_with_both_shapes_and_no_load_report_is_printed(tmp_path):
+    import transformers
+    from safetensors.torch import load_file, save_file
+
+    verbosity = transformers.utils.logging.get_verbosity()
+    folder = save_tiny_hf("sam2", tmp_path / "mis")
+    state = load_file(folder / "model.safetensors")
+    assert tuple(state["mask_decoder.iou_token.weight"].shape) == (1, 32)
+    state["mask_decoder.iou_token.weight"] = torch.zeros(2, 32)
+    save_file(state, folder / "model.safetensors", metadata={"format": "pt"})
+    kept = _Kept()
+    logging.getLogger("transformers").addHandler(kept)
+    try:
+        with pytest.raises(CheckpointError, match=r"1 weights of Sam2Model have another shape than its config "
+                                                  r"gives \(e.g. mask_decoder.iou_token.weight: 2x32 in the file, "
+                                                  r"1x32 expected\)") as err:
+            build_hf(str(folder))
+        assert "\n" not in str(err.value)
+        assert not [m for m in kept.messages if "LOAD REPORT" in m], kept.messages
+        del state["mask_decoder.iou_token.weight"]  # a missing weight: refused as before, no report either
+        save_file(state, folder / "model.safetensors", metadata={"format": "pt"})
+        with pytest.raises(CheckpointError, match="1 weights of Sam2Model are missing"):
+            build_hf(str(folder))
+        assert not [m for m in kept.messages if "LOAD REPORT" in m], kept.messages
+    finally:
+        logging.getLogger("transformers").removeHandler(kept)
+    assert transformers.utils.logging.get_verbosity() == verbosity  # restored after the load
+
+
+def test_processor_failures_name_the_files_that_failed(tmp_path):
+    from sambench.models.text_hf import build_sam3
+
+    save, build = _text_route("sam3")
+    folder = save(tmp_path / "tok")
+    (folder / "tokenizer.json").write_text('{"version": "1.0"}')  # valid JSON, not a tokenizer
+    with pytest.raises(CheckpointError, match=r"Sam3Processor could not load the processor files \(.*tokenizer.json"):
+        build(folder)
+    folder = save(tmp_path / "proc")
+    (folder / "processor_config.json").write_text('{"image_processor": ')  # torn
+    with pytest.raises(CheckpointError, match=r"processor_config.json: not valid JSON") as err:
+        build(folder)
+    assert "preprocessor_config.json" not in str(err.value)
+    with pytest.raises(CheckpointError, match="no such folder"):
+        build_sam3(checkpoint=str(tmp_path / "nonexistent"), device="cpu")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CheckpointError, match="not a save_pretrained folder of SAM 3"):
+        build_sam3(checkpoint=str(tmp_path / "empty"), device="cpu")

@@ -175,7 +175,8 @@ class GroundingDetector(Detector):
 
     def fingerprint(self) -> Dict[str, Any]:
         fp = super().fingerprint()
-        fp.update({k: self.info[k] for k in ("checkpoint", "checkpoint_sha256", "weight_files", "class")})
+        fp.update({k: self.info[k] for k in ("checkpoint", "checkpoint_sha256", "weight_files", "config_files",
+                                              "class")})
         fp["scoring"] = "mean over the phrase's tokens of sigmoid(logits)"
         return fp
 
@@ -267,7 +268,8 @@ class Owlv2Detector(Detector):
 
     def fingerprint(self) -> Dict[str, Any]:
         fp = super().fingerprint()
-        fp.update({k: self.info[k] for k in ("checkpoint", "checkpoint_sha256", "weight_files", "class")})
+        fp.update({k: self.info[k] for k in ("checkpoint", "checkpoint_sha256", "weight_files", "config_files",
+                                              "class")})
         return fp
 
     def stats(self) -> Dict[str, int]:

@@ -17,6 +17,12 @@ and fails in one line when offline (``HF_HUB_OFFLINE=1`` is respected: the local
 weight of the class uninitialised is refused. The fingerprint records the model class, the SHA-256
 of the config and processor settings, the SHA-256 of every weight file (and the hub revision).
 The adapters themselves are in ``sambench.models.hf_adapters``.
+
+Every folder, here and for the text routes, goes through :func:`load_pretrained`; before
+transformers reads anything it checks each ``.safetensors`` header (a corrupt or truncated file is
+refused by name) and that the JSON files transformers reads parse; after loading, a processor with a
+tokenizer must tokenize ordinary words (a folder missing ``tokenizer.json`` otherwise yields a
+tokenizer that maps every word to its unknown token).
 """
 
 from __future__ import annotations
@@ -57,6 +63,14 @@ HF_ARCHITECTURES: Dict[str, HFArchitecture] = {
 }
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 MARKER = "sambench.json"  # written beside tiny random folders: {"weights": "untrained", ...}
+SETTINGS_SUFFIXES = (".json", ".txt", ".model")  # config, tokenizer and processor files (what a hub id fetches)
+# the JSON files transformers reads from a save_pretrained folder: each must parse before it is handed over
+TRANSFORMERS_JSON = {"config.json", "generation_config.json", "preprocessor_config.json", "processor_config.json",
+                     "video_preprocessor_config.json", "tokenizer.json", "tokenizer_config.json",
+                     "special_tokens_map.json", "added_tokens.json", "vocab.json", "chat_template.json"}
+TOKENIZER_PROBE = "a photo of a dog and a cat"  # ordinary lower-case words every real tokenizer knows
+VOCABULARY_FILES = ("vocab.json", "merges.txt", "vocab.txt", "spiece.model", "sentencepiece.bpe.model",
+                    "tokenizer.model")
 
 
 def import_transformers():
@@ -127,13 +141,54 @@ def read_model_type(folder: Path) -> Tuple[str, dict]:
     return model_type, raw
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type name when it has none), at most 200 characters."""
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
+
+
+def check_safetensors(path: Path) -> None:
+    """Open ``path``'s header with safetensors (which checks that the header parses and that its tensors'
+    offsets cover the file exactly); CheckpointError naming the file when it does not."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            handle.keys()
+    except Exception as exc:  # SafetensorError (truncated, garbage, empty), OSError: one line each
+        size = path.stat().st_size if path.is_file() else 0
+        raise CheckpointError(f"{path}: corrupt or truncated .safetensors file ({first_line(exc)}; {size} bytes)") from None
+
+
 def weight_digests(folder: Path) -> Dict[str, str]:
-    """SHA-256 of every .safetensors file of ``folder``; CheckpointError when there is none."""
+    """SHA-256 of every .safetensors file of ``folder``; CheckpointError when there is none or one of them
+    is corrupt or truncated (:func:`check_safetensors`)."""
     files = sorted(folder.glob("*.safetensors"))
     if not files:
         pickles = sorted(p.name for p in folder.glob("*.bin"))
         extra = f" ({', '.join(pickles)} are pickles, which sambench does not load)" if pickles else ""
         raise CheckpointError(f"{folder}: no .safetensors weights{extra}")
+    for p in files:
+        check_safetensors(p)
+    return {p.name: sha256_file(p) for p in files}
+
+
+def settings_file_digests(folder: Path) -> Dict[str, str]:
+    """SHA-256 of the folder's non-weight files (every ``*.json``, ``*.txt``, ``*.model``: config,
+    tokenizer and processor files; not the ``sambench.json`` marker, recorded as ``weights``).
+
+    Raises:
+      CheckpointError (one line) naming a JSON file transformers reads that does not parse.
+    """
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in SETTINGS_SUFFIXES and p.name != MARKER)
+    for p in files:
+        if p.name in TRANSFORMERS_JSON or p.name.endswith(".safetensors.index.json"):
+            try:
+                json.loads(p.read_text(encoding="utf-8"))
+            except UnicodeDecodeError:
+                raise CheckpointError(f"{p}: not UTF-8 text (a JSON file was expected)") from None
+            except json.JSONDecodeError as exc:
+                raise CheckpointError(f"{p}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
     return {p.name: sha256_file(p) for p in files}
 
 
@@ -174,8 +229,11 @@ def load_pretrained(folder: Path, model_cls, processor_cls, device, what: str):
     family of ``--model hf``, SAM 3's text model, the text detectors).
 
     Only ``.safetensors`` weights are read (never pickled ``.bin`` files), from the folder alone
-    (``local_files_only``); a folder that leaves any weight of ``model_cls`` uninitialised or of
-    another shape is refused rather than run with random weights in its place.
+    (``local_files_only``), after each file's header is checked; a folder that leaves any weight of
+    ``model_cls`` uninitialised or of another shape is refused rather than run with random weights
+    in its place; a processor whose tokenizer turns ordinary words into its unknown token is refused.
+    transformers' own load report (a multi-line table) is kept off the terminal: the refusals say
+    what it would.
 
     Arguments:
       folder: the folder (``config.json``, ``*.safetensors``, the processor's files).
@@ -183,40 +241,101 @@ def load_pretrained(folder: Path, model_cls, processor_cls, device, what: str):
       device: torch device; what: the model's name in messages.
     Returns:
       (model in eval mode on ``device``, processor, provenance: ``weight_files`` {name: SHA-256},
-      ``checkpoint_sha256`` (``combined_digest``), ``weights`` ("trained" unless the folder's
-      ``sambench.json`` says otherwise)).
+      ``checkpoint_sha256`` (``combined_digest``), ``config_files`` {name: SHA-256} of the config,
+      tokenizer and processor files (:func:`settings_file_digests`), ``weights`` ("trained" unless the
+      folder's ``sambench.json`` says otherwise)).
     Raises:
-      CheckpointError (one line): no safetensors, an unreadable marker, transformers cannot load the
-      folder, missing or mismatched weights, no processor settings.
+      CheckpointError (one line): no safetensors or a corrupt one, a JSON file that does not parse, an
+      unreadable marker, transformers cannot load the folder, missing or mismatched weights, no usable
+      processor files, a tokenizer without its vocabulary.
     """
     tf = import_transformers()
-    digests = weight_digests(folder)  # refuses folders without safetensors before transformers looks at them
+    digests = weight_digests(folder)  # refuses folders without safetensors, or a corrupt one, before transformers
+    settings = settings_file_digests(folder)
     weights = weights_kind(folder)
     progress = tf.utils.logging.is_progress_bar_enabled()
+    verbosity = tf.utils.logging.get_verbosity()
     tf.utils.logging.disable_progress_bar()  # no per-load progress bars in a run's output
+    tf.utils.logging.set_verbosity_error()  # nor the load report: the refusals below name what it lists
     try:
-        model, info = model_cls.from_pretrained(folder, use_safetensors=True, output_loading_info=True,
-                                                local_files_only=True)
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{folder}: {model_cls.__name__} could not load it ({first[:200]})") from exc
+        try:
+            model, info = model_cls.from_pretrained(folder, use_safetensors=True, output_loading_info=True,
+                                                    local_files_only=True, ignore_mismatched_sizes=True)
+        except Exception as exc:  # a config transformers cannot build the class from, an unreadable file: one line
+            raise CheckpointError(f"{folder}: {model_cls.__name__} could not load it "
+                                  f"({type(exc).__name__}: {first_line(exc)})") from exc
+        refuse_unloaded_weights(folder, info, model_cls.__name__, what)
+        try:
+            processor = processor_cls.from_pretrained(folder, local_files_only=True)
+        except Exception as exc:
+            if not any((folder / n).is_file() for n in ("processor_config.json", "preprocessor_config.json")):
+                raise CheckpointError(f"{folder}: no processor settings for {what} (processor_config.json or "
+                                      f"preprocessor_config.json); save the processor too: "
+                                      f"processor.save_pretrained(DIR)") from exc
+            files = [n for n in settings if n not in ("config.json", "generation_config.json")
+                     and not n.endswith(".index.json")]
+            raise CheckpointError(f"{folder}: {processor_cls.__name__} could not load the processor files "
+                                  f"({', '.join(files)}: {type(exc).__name__}: {first_line(exc)})") from exc
+        check_tokenizer(folder, processor, what)
     finally:
+        tf.utils.logging.set_verbosity(verbosity)
         if progress:
             tf.utils.logging.enable_progress_bar()
-    missing = list(info.get("missing_keys") or [])
-    mismatched = list(info.get("mismatched_keys") or [])
-    if missing or mismatched:
-        eg = ", ".join([str(k) for k in (missing + mismatched)[:3]])
-        raise CheckpointError(f"{folder}: {len(missing)} weights of {model_cls.__name__} are missing and "
-                              f"{len(mismatched)} have another shape (e.g. {eg}); refusing to run {what} with "
-                              f"random weights in their place")
-    try:
-        processor = processor_cls.from_pretrained(folder, local_files_only=True)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise CheckpointError(f"{folder}: no usable processor settings for {what} (preprocessor_config.json); "
-                              f"save the processor too: processor.save_pretrained(DIR)") from exc
-    provenance = {"weight_files": digests, "checkpoint_sha256": combined_digest(digests), "weights": weights}
+    provenance = {"weight_files": digests, "checkpoint_sha256": combined_digest(digests), "config_files": settings,
+                  "weights": weights}
     return model.to(device).eval(), processor, provenance
+
+
+def refuse_unloaded_weights(folder: Path, info: dict, class_name: str, what: str) -> None:
+    """CheckpointError (one line) when ``from_pretrained``'s loading info lists missing weights or weights
+    of another shape (``mismatched_keys``: (name, shape in the file, shape the class expects))."""
+    missing = sorted(str(k) for k in info.get("missing_keys") or [])
+    mismatched = sorted(info.get("mismatched_keys") or [], key=str)
+    if not missing and not mismatched:
+        return
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} weights of {class_name} are missing (e.g. {', '.join(missing[:3])})")
+    if mismatched:
+        shape = lambda s: "x".join(str(int(d)) for d in s)  # noqa: E731
+        notes = [f"{m[0]}: {shape(m[1])} in the file, {shape(m[2])} expected"
+                 if isinstance(m, (tuple, list)) and len(m) == 3 else str(m) for m in mismatched[:3]]
+        parts.append(f"{len(mismatched)} weights of {class_name} have another shape than its config gives "
+                     f"(e.g. {'; '.join(notes)})")
+    raise CheckpointError(f"{folder}: {' and '.join(parts)}; refusing to run {what} with random weights in "
+                          f"their place")
+
+
+def check_tokenizer(folder: Path, processor, what: str) -> None:
+    """Refuse (one line) a processor whose tokenizer cannot tokenize ordinary words: some token of
+    ``TOKENIZER_PROBE`` is its unknown token, or none is an ordinary one. transformers builds such a
+    tokenizer, without a word of warning, from a folder lacking ``tokenizer.json`` and the vocabulary
+    files; every phrase would then read the same. Character-level vocabularies pass (every letter is
+    known). Processors without a tokenizer (the SAM family's) are not checked."""
+    tok = getattr(processor, "tokenizer", None)
+    if tok is None:
+        return
+    name = f"the {type(tok).__name__} of {what}"
+    try:
+        ids = [int(i) for i in tok(TOKENIZER_PROBE, add_special_tokens=False)["input_ids"]]
+    except Exception as exc:
+        raise CheckpointError(f"{folder}: {name} cannot tokenize text ({type(exc).__name__}: {first_line(exc)})") from exc
+    unk = tok.unk_token_id
+    special = set(tok.all_special_ids or [])
+    n_unknown = sum(i == unk for i in ids)
+    if n_unknown == 0 and any(i not in special for i in ids):
+        return
+    present = [n for n in VOCABULARY_FILES if (folder / n).is_file()]
+    if not (folder / "tokenizer.json").is_file():
+        verb = "does" if len(present) == 1 else "do"
+        likely = "tokenizer.json is missing" + (f" and {', '.join(present)} {verb} not hold a usable vocabulary" if present
+                                                 else ", and so are the vocabulary files (vocab.json + merges.txt, "
+                                                      "vocab.txt or *.model)")
+    else:
+        likely = "tokenizer.json holds no usable vocabulary"
+    raise CheckpointError(f"{folder}: {name} cannot tokenize ordinary words ({n_unknown} of the {len(ids)} tokens "
+                          f"of '{TOKENIZER_PROBE}' are its unknown token; vocabulary of {len(tok)}): {likely}; save "
+                          f"the tokenizer too: processor.save_pretrained(DIR)")
 
 
 def read_marker(folder: Path) -> dict:
@@ -265,6 +384,8 @@ def build_hf(checkpoint: Optional[str] = None, device: Optional[str] = None, dow
     model, processor, loaded = load_pretrained(folder, getattr(tf, arch.model_class), getattr(tf, arch.processor_class),
                                                resolve_device(device), arch.family)
     name_hint = hub_id or folder.name
+    # config_files is left out: config_sha256 and processor_sha256 (hf_adapters) already cover what a
+    # SAM-family processor reads (it has no tokenizer), and are computed for the in-memory tiny models too
     provenance = {"checkpoint": hub_id or str(folder), "hub_revision": hub_revision,
                   "weight_files": loaded["weight_files"], "checkpoint_sha256": loaded["checkpoint_sha256"]}
     return make_adapter(model, processor, model_type, name="hf", weights=loaded["weights"],

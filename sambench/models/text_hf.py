@@ -7,7 +7,10 @@ every transformers model, ``sambench.models.hf.load_pretrained``: nothing is dow
 (``local_files_only``), only ``.safetensors`` weights are read, the SHA-256 of every weight file is
 computed and combined into one ``checkpoint_sha256`` (a single file's own SHA-256, else the
 SHA-256 of the sorted ``name:sha256`` lines) before the model is built, and a folder leaving any
-weight uninitialised is refused. A folder carrying a ``sambench.json`` with
+weight uninitialised is refused. The SHA-256 of the config, tokenizer and processor files
+(``config_files``) goes into the fingerprint too, so runs with different tokenizer or processor
+files are told apart; a tokenizer that cannot tokenize ordinary words (its vocabulary missing) is
+refused. A folder carrying a ``sambench.json`` with
 ``{"weights": "untrained"}`` (what ``sambench.models.text_tiny`` writes for its seeded random tiny
 configs) is labelled untrained in every output.
 
@@ -48,12 +51,15 @@ def load_hf_folder(checkpoint, model_cls, processor_cls, device: torch.device, w
     weight accounted for); provenance adds the folder and the class.
 
     Raises:
-      CheckpointError (one line): no folder, no config.json, or what ``load_pretrained`` refuses.
+      CheckpointError (one line): no such folder, no config.json, or what ``load_pretrained`` refuses.
     """
     if checkpoint is None:
         raise CheckpointError(f"{what} needs --checkpoint (or --detector-checkpoint) FOLDER: a save_pretrained folder "
                               f"(config.json, model.safetensors, processor files)")
     folder = Path(checkpoint).expanduser()
+    if not folder.exists():
+        raise CheckpointError(f"{folder}: no such folder (expected a save_pretrained folder of {what}: config.json, "
+                              f"model.safetensors, processor files)")
     if not folder.is_dir() or not (folder / "config.json").is_file():
         raise CheckpointError(f"{folder}: not a save_pretrained folder of {what} (expected config.json and weights)")
     model, processor, info = load_pretrained(folder, model_cls, processor_cls, device, what)
@@ -93,7 +99,7 @@ class Sam3Text(TextPromptableModel):
 
     def fingerprint(self) -> dict:
         fp = super().fingerprint()
-        fp.update({k: self.info[k] for k in ("checkpoint", "checkpoint_sha256", "weight_files")})
+        fp.update({k: self.info[k] for k in ("checkpoint", "checkpoint_sha256", "weight_files", "config_files")})
         fp.update({"architecture": "Sam3Model", "mask_threshold": self.prob_threshold, "phrase_batch": self.phrase_batch})
         return fp
 
