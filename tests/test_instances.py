@@ -77,12 +77,51 @@ def test_oracle_with_ground_truth_boxes_gives_ap_one(tmp_path, coco_data):
     for f in ("tables/instances_table5.md", "tables/instances_table5.csv", "plots/instances_ap_by_size.png", "report.md"):
         assert (out / f).is_file(), f
     table = (out / "tables" / "instances_table5.md").read_text()
-    assert "SAM (published) | 46.5 | 30.8 | 51.0 | 61.7 | 44.7" in table and "| 100.0 | 100.0 |" in table
+    assert "SAM (published) | 46.5 | 30.8 | 51.0 | 61.7 | 44.7" in table
+    assert "| 100.0 | 100.0 |" in (out / "tables" / "instances_detail.md").read_text()
     # the summary is re-derived from the records alone (task rebuilt from the run's protocol)
     (out / "summary.json").unlink()
     assert main(["report", str(out), "--out", str(tmp_path / "report")]) == 0
     again = json.loads((out / "summary.json").read_text())
     assert again["stats"] == s["stats"] and again["protocol"]["detections"]["name"] == "dets.json"
+
+
+def test_only_coco_val2017_stands_beside_the_published_coco_column(tmp_path, coco_data):
+    """The same synthetic COCO-format files read by the generic coco adapter are another dataset: not
+    a row of the Table 5 layout, never "N of COCO val2017's 5,000 images"; read as the coco2017 layout
+    (the adapter that says the data is COCO val2017) they are a row under the published COCO column."""
+    root, ann, dets = coco_data
+    run(tmp_path / "generic", "--detections", dets, root=root / "val2017", ann=ann)
+    run(tmp_path / "official", "--detections", dets, root=root, dataset="coco2017")
+    for name, in_table in (("generic", False), ("official", True)):
+        out = tmp_path / name
+        table = pd.read_csv(out / "tables" / "instances_table5.csv")
+        measured = table[~table["method"].str.contains("published")]
+        report = (out / "report.md").read_text()
+        detail = pd.read_csv(out / "tables" / "instances_detail.csv")
+        if in_table:
+            assert measured["COCO AP"].tolist() == [100.0]
+            assert "3 of COCO val2017's 5,000 images (coco2017)" in measured["differs from published"].iloc[0]
+            assert detail["data"].tolist() == ["COCO val2017"] and "Not in this table" not in report
+        else:
+            assert len(measured) == 0 and "val2017's" not in report
+            assert "Not in this table: oracle (oracle) on other COCO-format data (coco)" in report
+            assert detail["data"].tolist() == ["other COCO-format data (coco)"] and detail["AP"].tolist() == [100.0]
+    # one report of both runs: the generic run's AP never lands in the COCO column
+    assert main(["report", str(tmp_path / "official"), str(tmp_path / "generic"), "--out", str(tmp_path / "both")]) == 0
+    table = pd.read_csv(tmp_path / "both" / "tables" / "instances_table5.csv")
+    assert len(table[~table["method"].str.contains("published")]) == 1
+
+
+def test_the_published_data_rule():
+    from sambench.published import published_data
+
+    groups = ("COCO", "LVIS")
+    assert published_data("5", {"name": "coco2017", "split": "val2017"}, groups) == "COCO"
+    assert published_data("5", {"name": "lvis", "split": "val"}, groups) == "LVIS"
+    for entry in ({"name": "coco", "split": ""}, {"name": "coco2017", "split": "train2017"},
+                  {"name": "lvis_v05", "split": "val"}, {"name": "coco"}, {}):
+        assert published_data("5", entry, groups) is None, entry
 
 
 def test_known_corruption_gives_ap_from_the_iou_thresholds(tmp_path, coco_data):
