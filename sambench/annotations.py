@@ -314,16 +314,22 @@ class CocoIndex:
         return good, bad
 
 
+def category_index(data, path) -> Dict[object, dict]:
+    """Category id -> ``categories`` entry of a parsed COCO-format json (entries without a usable id
+    left out); CocoFormatError when ``categories`` is not a list."""
+    cats = data.get("categories") if isinstance(data, dict) else None
+    if cats is not None and not isinstance(cats, list):
+        raise CocoFormatError(f"{path}: 'categories' is not a list")
+    return {c["id"]: c for c in cats or [] if isinstance(c, dict) and _usable_id(c.get("id"))}
+
+
 def index_coco(data, path) -> CocoIndex:
     """Index a parsed COCO-format json (see module docstring); CocoFormatError for an unusable file."""
     path = Path(path)
     if not isinstance(data, dict) or not isinstance(data.get("images"), list) \
             or not isinstance(data.get("annotations"), list):
         raise CocoFormatError(f"{path}: not a COCO instances json (expected lists 'images' and 'annotations')")
-    cats = data.get("categories")
-    if cats is not None and not isinstance(cats, list):
-        raise CocoFormatError(f"{path}: 'categories' is not a list")
-    categories = {c["id"]: c for c in cats or [] if isinstance(c, dict) and _usable_id(c.get("id"))}
+    categories = category_index(data, path)
     images: Dict[str, dict] = {}
     for i, im in enumerate(data["images"]):
         if not isinstance(im, dict) or not _usable_id(im.get("id")):

@@ -21,12 +21,17 @@ import numpy as np
 from sambench.hashing import sha256_file
 
 NO_IMAGE_ID = "malformed entry (no image id)"
-MALFORMED = "malformed entry"
+NO_BOX = "malformed entry (no bbox)"
+BAD_BOX = "malformed entry (bbox not 4 numbers)"
+NO_SCORE = "malformed entry (no score)"
+BAD_SCORE = "malformed entry (score not a number)"
 NONFINITE_SCORE = "non-finite score"
 NONFINITE_BOX = "non-finite box"
 EMPTY_BOX = "empty box (w or h <= 0)"
-REASONS = (NO_IMAGE_ID, MALFORMED, NONFINITE_SCORE, NONFINITE_BOX, EMPTY_BOX)
-"""Why an entry is skipped, in the order the checks run (``Detections.reason`` holds 1 + the index)."""
+NO_CATEGORY = "malformed entry (no integer category_id)"
+REASONS = (NO_IMAGE_ID, NO_BOX, BAD_BOX, NO_SCORE, BAD_SCORE, NONFINITE_SCORE, NONFINITE_BOX, EMPTY_BOX, NO_CATEGORY)
+"""Why an entry is skipped, in the order the checks run (``Detections.reason`` holds 1 + the index):
+``check_entry``'s, then ``load_detections``'s own (an entry without an integer ``category_id``)."""
 
 
 class DetectionsFileError(ValueError):
@@ -72,11 +77,15 @@ def check_entry(d) -> Tuple[Optional[str], str, Optional[List[float]], float]:
     if not isinstance(img, (int, str)) or isinstance(img, bool) or str(img) == "":
         return NO_IMAGE_ID, "", None, math.nan
     box, score = d.get("bbox"), d.get("score")
+    if box is None:
+        return NO_BOX, str(img), None, math.nan
     if not isinstance(box, (list, tuple)) or len(box) != 4 or not all(_number(v) for v in box):
-        return MALFORMED, str(img), None, math.nan
+        return BAD_BOX, str(img), None, math.nan
     box = [float(v) for v in box]
+    if score is None:
+        return NO_SCORE, str(img), box, math.nan
     if not _number(score):
-        return MALFORMED, str(img), box, math.nan
+        return BAD_SCORE, str(img), box, math.nan
     score = float(score)
     if not math.isfinite(score):
         return NONFINITE_SCORE, str(img), box, score
@@ -128,8 +137,8 @@ class Detections:
 
 
 def load_detections(path) -> Detections:
-    """Parse a COCO results json of boxes with categories (an entry without an integer
-    ``category_id`` is a malformed entry).
+    """Parse a COCO results json of boxes with categories (an entry that passes ``check_entry`` but
+    has no integer ``category_id`` is skipped as ``NO_CATEGORY``).
 
     Raises:
       DetectionsFileError: as ``read_detections_list``.
@@ -146,7 +155,7 @@ def load_detections(path) -> Detections:
         why, keys[i], box, score[i] = check_entry(d)
         c = category_of(d)
         if why is None and c is None:
-            why = MALFORMED
+            why = NO_CATEGORY
         if box is not None:
             boxes[i] = box
         cat[i] = -1 if c is None else c

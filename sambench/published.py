@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 from importlib import resources
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import pandas as pd
 
@@ -90,6 +90,25 @@ def published_settings(table: str) -> dict:
     if not len(rows):
         raise ValueError(f"published_settings.csv has nothing for table {table}")
     return dict(zip(rows["key"], rows["value"]))
+
+
+def published_data(table: str, entry: dict, groups: Sequence[str]) -> Optional[str]:
+    """The column group of published ``table`` (e.g. "COCO" or "LVIS" of Table 5) whose data a run's
+    dataset is, else None.
+
+    The one rule: a run is on a group's data when its dataset adapter and split (the run config's
+    dataset entry, ``name`` and ``split``) are the group's ``"<group> adapter"`` and ``"<group> split"``
+    of published_settings.csv (Table 5: ``coco2017`` with ``val2017`` is COCO val2017, ``lvis`` with
+    ``val`` is LVIS v1 val). The same annotation format on other data (the generic ``coco`` adapter,
+    another split, ``lvis_v05``) is another dataset, whatever its images: its numbers are not lined
+    up under the published ones. A subset of the split (``--limit-images``, ``--image-ids``, a partial
+    copy) is still the group's data; the report says how many of its images were evaluated.
+    """
+    pub = published_settings(table)
+    for group in groups:
+        if entry.get("name") == pub.get(f"{group} adapter") and (entry.get("split") or "") == pub.get(f"{group} split"):
+            return group
+    return None
 
 
 PARTIAL_COPY_FRACTION = 0.9

@@ -28,16 +28,20 @@ by the annotation file's ``area``, the buckets the evaluators use), and mask AP 
 
 Bad detections (the file is read and its entries checked by :mod:`sambench.detections`, as for the
 text routes' precomputed boxes): a file that is not json or not a list is a one-line error naming it. Entries with
-missing or malformed fields, a non-finite score or box, an empty box (w or h <= 0), a box wholly
-outside its image, an image id not in the dataset, or a category not in the annotation file are
-skipped and counted in ``summary.json`` (``detections``). Boxes partly outside the image are clipped
-for prompting (counted as ``clipped``).
+missing or malformed fields, a non-finite score or box, an empty box (w or h <= 0), a category not
+in the annotation file (decided before decoding: the run's config names the annotation file), a box
+wholly outside its image, or an image id not in the dataset are skipped, each for one reason, and
+counted in ``summary.json`` (``detections``). Every entry of the file is counted once: prompted (and
+in ``coco_results.json``), skipped, on a dataset image the run did not evaluate, or, without an image
+id, skipped as unattributed (``n_total = n_prompted + n_skipped + n_on_images_not_evaluated``).
+Boxes partly outside the image are clipped for prompting (``n_clipped``, a part of ``n_prompted``).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -55,6 +59,9 @@ from .base import TASKS, Task, skip_summary
 SMALL, LARGE = 32 ** 2, 96 ** 2
 BOX_OUTPUTS = ("multimask", "single")
 OK = "ok"
+UNKNOWN_CATEGORY = "category not in the annotation file"
+OUTSIDE = "box outside the image"
+UNKNOWN_IMAGE = "image id not in the dataset"
 CLIP_TOLERANCE = 1.0  # px a box may stick out of the image before it counts as clipped
 
 
@@ -112,6 +119,7 @@ class InstancesTask(Task):
         self.run_dir = Path(run_dir) if run_dir else None
         self._detections: Optional[Detections] = None
         self._sha = detections_sha256
+        self._categories: Optional[FrozenSet] = None
 
     @property
     def needs_instances(self) -> bool:
@@ -183,6 +191,19 @@ class InstancesTask(Task):
         if self.box_output == "multimask" and not caps.multimask:
             raise UnsupportedPromptError(f"model '{model.name}' has no multimask output; pass --box-output single")
 
+    def known_categories(self) -> Optional[FrozenSet]:
+        """The category ids of the run's annotation file (named by the run's ``config.json``, which the
+        runner writes before the first image), read once; None outside a run folder or for a file without
+        categories (every category then passes, as at scoring)."""
+        if self._categories is None:
+            config = Path(self.run_dir) / "config.json" if self.run_dir else None
+            cats: FrozenSet = frozenset()
+            if config is not None and config.is_file():
+                entry = json.loads(config.read_text())["datasets"][0]
+                cats = frozenset(coco_eval.annotation_category_ids(annotation_file_of(entry)))
+            self._categories = cats
+        return self._categories or None
+
     # -- per image ------------------------------------------------------------------------------
     def _decode(self, model: PromptableModel, embedding: ImageEmbedding, boxes: np.ndarray,
                 targets: Optional[List[str]]) -> Tuple[np.ndarray, np.ndarray]:
@@ -225,7 +246,12 @@ class InstancesTask(Task):
         xyxy, outside, clipped = clip_boxes(np.nan_to_num(xywh), sample.height, sample.width)
         usable = reason == 0
         status = np.array([OK if r == 0 else REASONS[int(r) - 1] for r in reason], dtype=object)
-        status[usable & outside] = "box outside the image"
+        cats = self.known_categories()
+        if cats is not None:  # decided before decoding: such a box is never prompted
+            unknown = usable & ~np.array([c in cats for c in dets.category[sl].tolist()], dtype=bool)
+            status[unknown] = UNKNOWN_CATEGORY
+            usable &= ~unknown
+        status[usable & outside] = OUTSIDE
         usable &= ~outside
         use = np.flatnonzero(usable)
         masks, ious = self._decode(model, embedding, xyxy[use].astype(np.float64), None)
@@ -278,11 +304,7 @@ class InstancesTask(Task):
                                      if summary.get(k) is not None)
         det = summary.get("detections") or {}
         if det:
-            reasons = "; ".join(f"{r}: {n}" for r, n in (det.get("skipped_by_reason") or {}).items())
-            line += (f"\ndetections: {det.get('n_prompted')} prompted, {det.get('n_clipped', 0)} clipped to the image, "
-                     f"{det.get('n_skipped', 0)} skipped" + (f" ({reasons})" if reasons else "")
-                     + f"; {det.get('n_images_without_detections', 0)} evaluated images without any detection "
-                       f"(their objects count as missed)")
+            line += "\n" + detections_line(det)
         return line
 
     @staticmethod
@@ -297,16 +319,12 @@ class InstancesTask(Task):
         gt = coco_eval.GroundTruth(annotation_file_of(entry), scope=processed)
         img_ids = [gt.image_ids[i] for i in processed if i in gt.image_ids]
         status = rec["status"].astype(str) if len(rec) else pd.Series(dtype=str)
+        if len(rec):  # a category the process step could not check (no run config then): never in the results
+            cat = pd.to_numeric(rec["category_id"], errors="coerce")
+            known_cat = cat.isin(gt.category_ids) if gt.category_ids else cat.notna()
+            status = status.where(~((status == OK) & ~known_cat), UNKNOWN_CATEGORY)
         ok = rec[status == OK] if len(rec) else rec
         skipped_by_reason: Dict[str, int] = {str(k): int(v) for k, v in status[status != OK].value_counts().items()}
-        if len(ok):
-            known_cat = ok["category_id"].astype(int).isin(gt.category_ids) if gt.category_ids else ok["category_id"].notna()
-            n_unknown_cat = int((~known_cat).sum())
-            ok = ok[known_cat]
-        else:
-            n_unknown_cat = 0
-        if n_unknown_cat:
-            skipped_by_reason["category not in the annotation file"] = n_unknown_cat
 
         results = []  # no "bbox": the evaluators then take areas (size buckets) from the masks, as detectron2
         for r in ok.itertuples(index=False):
@@ -336,7 +354,9 @@ class InstancesTask(Task):
         if self.gt_boxes:
             summary.update(self._miou_by_size(ok, gt))
         else:
-            summary["detections"] = self._detection_counts(rec, skipped_by_reason, gt, set(processed))
+            not_processed = {str(d["image_id"]) for d in done if d["dataset"] == name and d.get("status") != "ok"}
+            summary["detections"] = self._detection_counts(rec, status, skipped_by_reason, gt, set(processed),
+                                                           not_processed)
         summary.update(skip_summary(done, config, name))
         summary["protocol"] = config["protocol"]
         return summary
@@ -358,12 +378,16 @@ class InstancesTask(Task):
             out[f"n_{key}"] = int(sel.sum())
         return out
 
-    def _detection_counts(self, rec: pd.DataFrame, skipped_by_reason: Dict[str, int], gt: coco_eval.GroundTruth,
-                          processed: set) -> Dict:
+    def _detection_counts(self, rec: pd.DataFrame, status: pd.Series, skipped_by_reason: Dict[str, int],
+                          gt: coco_eval.GroundTruth, processed: set, skipped_images: set) -> Dict:
+        """Every entry of the detections file counted once: prompted (``status`` ok: in the results),
+        skipped (a record's reason, no image id, an image id not in the dataset) or on a dataset image
+        the run did not evaluate; ``n_clipped`` is a part of ``n_prompted``."""
         out: Dict = {"file": str(self.detections_path) if self.detections_path else self._name, "sha256": self._sha}
-        n_prompted = int((rec["status"].astype(str) == OK).sum()) if len(rec) else 0
+        prompted = (status == OK).to_numpy() if len(rec) else np.zeros(0, bool)
         n_unknown_image = n_not_evaluated = n_unattributed = None
         total = None
+        by_cause: Dict[str, int] = {}
         try:
             dets = self.detections()
             if self._sha and dets.sha256 != self._sha:
@@ -374,24 +398,51 @@ class InstancesTask(Task):
             known = np.isin(keys, np.array(list(gt.image_ids), dtype=str)) if total else np.zeros(0, bool)
             n_unknown_image = int(np.count_nonzero(~known & (keys != "")))
             evaluated = np.isin(keys, np.array(sorted(processed), dtype=str)) if total else np.zeros(0, bool)
-            n_not_evaluated = int(np.count_nonzero(known & ~evaluated))
+            not_evaluated = known & ~evaluated
+            n_not_evaluated = int(np.count_nonzero(not_evaluated))
+            on_skipped = np.isin(keys, np.array(sorted(skipped_images), dtype=str)) if total else np.zeros(0, bool)
+            by_cause = {"on images the run skipped (unreadable, or no usable ground truth; listed in 'skipped')":
+                        int(np.count_nonzero(not_evaluated & on_skipped)),
+                        "on images outside the run's images (its --image-ids / --limit-images subset, or not "
+                        "yet processed)": int(np.count_nonzero(not_evaluated & ~on_skipped))}
         except (DetectionsFileError, OSError) as exc:
             out["note"] = f"detections file not readable now ({exc}); file-level counts unknown"
         if n_unattributed:
             skipped_by_reason[NO_IMAGE_ID] = n_unattributed
         if n_unknown_image:
-            skipped_by_reason["image id not in the dataset"] = n_unknown_image
-        with_boxes = set(rec.loc[rec["status"].astype(str) == OK, "image_id"].astype(str)) if len(rec) else set()
+            skipped_by_reason[UNKNOWN_IMAGE] = n_unknown_image
+        with_boxes = set(rec.loc[prompted, "image_id"].astype(str)) if len(rec) else set()
+        n_prompted, n_skipped = int(prompted.sum()), int(sum(skipped_by_reason.values()))
         out.update({"n_total": total, "n_prompted": n_prompted,
                     "n_images_without_detections": len(set(map(str, processed)) - with_boxes),
-                    "n_clipped": int(rec["clipped"].fillna(0).astype(int).sum()) if len(rec) else 0,
-                    "n_skipped": int(sum(skipped_by_reason.values())), "skipped_by_reason": skipped_by_reason,
+                    "n_clipped": int(rec.loc[prompted, "clipped"].fillna(0).astype(int).sum()) if len(rec) else 0,
+                    "n_skipped": n_skipped, "skipped_by_reason": skipped_by_reason,
                     "n_on_images_not_evaluated": n_not_evaluated})
         if n_not_evaluated:
-            out["note_not_evaluated"] = ("detections on dataset images the run did not process (no usable ground "
-                                         "truth in the manifest, or unreadable): not prompted and not in the results, "
-                                         "so they cannot count as false positives")
+            out["on_images_not_evaluated_by_cause"] = {k: v for k, v in by_cause.items() if v}
+            out["note_not_evaluated"] = ("detections on dataset images the run did not evaluate (outside the run's "
+                                         "--image-ids / --limit-images subset or not yet processed, or skipped by "
+                                         "the run: unreadable, or no usable ground truth): not prompted and not in "
+                                         "the results, so they cannot count as false positives")
+        if total is not None and n_prompted + n_skipped + n_not_evaluated != total:
+            out["note_counts"] = (f"prompted + skipped + on images not evaluated = "
+                                  f"{n_prompted + n_skipped + n_not_evaluated}, not the file's {total} entries: "
+                                  f"the records do not match the current file")
         return out
+
+
+def detections_line(det: Dict) -> str:
+    """The run's terminal line on its detections file: every entry once (prompted, skipped, on images
+    not evaluated), the clipped ones among the prompted."""
+    reasons = "; ".join(f"{r}: {n}" for r, n in (det.get("skipped_by_reason") or {}).items())
+    total = det.get("n_total")
+    parts = [f"{det.get('n_prompted')} prompted ({det.get('n_clipped', 0)} of them clipped to the image)",
+             f"{det.get('n_skipped', 0)} skipped" + (f" ({reasons})" if reasons else "")]
+    if det.get("n_on_images_not_evaluated"):
+        parts.append(f"{det['n_on_images_not_evaluated']} on images not evaluated")
+    return ("detections: " + (f"{total} in the file: " if total is not None else "") + ", ".join(parts)
+            + f"; {det.get('n_images_without_detections', 0)} evaluated images without any detection "
+              f"(their objects count as missed)")
 
 
 def _fmt(v) -> str:

@@ -349,9 +349,13 @@ def test_both_readers_of_detections_files_skip_an_entry_for_the_same_reason(tmp_
     good = {"image_id": 1, "category_id": 3, "bbox": [1, 2, 3, 4], "score": 0.5}
     bad = [({k: v for k, v in good.items() if k != "image_id"}, "malformed entry (no image id)"),
            ({**good, "image_id": True}, "malformed entry (no image id)"),
-           ({**good, "bbox": [1, 2, 3]}, "malformed entry"),
-           ({**good, "bbox": [1, 2, "3", 4]}, "malformed entry"),
-           ({k: v for k, v in good.items() if k != "score"}, "malformed entry"),
+           ({k: v for k, v in good.items() if k != "bbox"}, "malformed entry (no bbox)"),
+           ({**good, "bbox": [1, 2, 3]}, "malformed entry (bbox not 4 numbers)"),
+           ({**good, "bbox": [1, 2, "3", 4]}, "malformed entry (bbox not 4 numbers)"),
+           ({**good, "bbox": "1,2,3,4"}, "malformed entry (bbox not 4 numbers)"),
+           ({k: v for k, v in good.items() if k != "score"}, "malformed entry (no score)"),
+           ({**good, "score": "0.5"}, "malformed entry (score not a number)"),
+           ({**good, "score": True}, "malformed entry (score not a number)"),
            ({**good, "score": float("inf")}, "non-finite score"),
            ({**good, "bbox": [1, 2, float("nan"), 4]}, "non-finite box"),
            ({**good, "bbox": [1, 2, 0, 4]}, "empty box (w or h <= 0)")]
@@ -363,3 +367,7 @@ def test_both_readers_of_detections_files_skip_an_entry_for_the_same_reason(tmp_
     assert PrecomputedDetector(path).skipped == expected
     ok = dets.reason == 0
     assert ok.sum() == 1 and dets.boxes[ok].tolist() == [[1, 2, 3, 4]] and dets.category[ok].tolist() == [3]
+    assert set(expected) | {"malformed entry (no integer category_id)"} == set(REASONS)  # every reason is tested
+    # the category is the instances reader's own key: without one, it is skipped with its own reason
+    path.write_text(json.dumps([{k: v for k, v in good.items() if k != "category_id"}]))
+    assert [REASONS[r - 1] for r in load_detections(path).reason] == ["malformed entry (no integer category_id)"]

@@ -77,12 +77,51 @@ def test_oracle_with_ground_truth_boxes_gives_ap_one(tmp_path, coco_data):
     for f in ("tables/instances_table5.md", "tables/instances_table5.csv", "plots/instances_ap_by_size.png", "report.md"):
         assert (out / f).is_file(), f
     table = (out / "tables" / "instances_table5.md").read_text()
-    assert "SAM (published) | 46.5 | 30.8 | 51.0 | 61.7 | 44.7" in table and "| 100.0 | 100.0 |" in table
+    assert "SAM (published) | 46.5 | 30.8 | 51.0 | 61.7 | 44.7" in table
+    assert "| 100.0 | 100.0 |" in (out / "tables" / "instances_detail.md").read_text()
     # the summary is re-derived from the records alone (task rebuilt from the run's protocol)
     (out / "summary.json").unlink()
     assert main(["report", str(out), "--out", str(tmp_path / "report")]) == 0
     again = json.loads((out / "summary.json").read_text())
     assert again["stats"] == s["stats"] and again["protocol"]["detections"]["name"] == "dets.json"
+
+
+def test_only_coco_val2017_stands_beside_the_published_coco_column(tmp_path, coco_data):
+    """The same synthetic COCO-format files read by the generic coco adapter are another dataset: not
+    a row of the Table 5 layout, never "N of COCO val2017's 5,000 images"; read as the coco2017 layout
+    (the adapter that says the data is COCO val2017) they are a row under the published COCO column."""
+    root, ann, dets = coco_data
+    run(tmp_path / "generic", "--detections", dets, root=root / "val2017", ann=ann)
+    run(tmp_path / "official", "--detections", dets, root=root, dataset="coco2017")
+    for name, in_table in (("generic", False), ("official", True)):
+        out = tmp_path / name
+        table = pd.read_csv(out / "tables" / "instances_table5.csv")
+        measured = table[~table["method"].str.contains("published")]
+        report = (out / "report.md").read_text()
+        detail = pd.read_csv(out / "tables" / "instances_detail.csv")
+        if in_table:
+            assert measured["COCO AP"].tolist() == [100.0]
+            assert "3 of COCO val2017's 5,000 images (coco2017)" in measured["differs from published"].iloc[0]
+            assert detail["data"].tolist() == ["COCO val2017"] and "Not in this table" not in report
+        else:
+            assert len(measured) == 0 and "val2017's" not in report
+            assert "Not in this table: oracle (oracle) on other COCO-format data (coco)" in report
+            assert detail["data"].tolist() == ["other COCO-format data (coco)"] and detail["AP"].tolist() == [100.0]
+    # one report of both runs: the generic run's AP never lands in the COCO column
+    assert main(["report", str(tmp_path / "official"), str(tmp_path / "generic"), "--out", str(tmp_path / "both")]) == 0
+    table = pd.read_csv(tmp_path / "both" / "tables" / "instances_table5.csv")
+    assert len(table[~table["method"].str.contains("published")]) == 1
+
+
+def test_the_published_data_rule():
+    from sambench.published import published_data
+
+    groups = ("COCO", "LVIS")
+    assert published_data("5", {"name": "coco2017", "split": "val2017"}, groups) == "COCO"
+    assert published_data("5", {"name": "lvis", "split": "val"}, groups) == "LVIS"
+    for entry in ({"name": "coco", "split": ""}, {"name": "coco2017", "split": "train2017"},
+                  {"name": "lvis_v05", "split": "val"}, {"name": "coco"}, {}):
+        assert published_data("5", entry, groups) is None, entry
 
 
 def test_known_corruption_gives_ap_from_the_iou_thresholds(tmp_path, coco_data):
@@ -123,29 +162,87 @@ def test_ground_truth_box_mode_reports_miou_by_size(tmp_path, coco_data):
     assert s["mIoU_s"] < 0.5
 
 
-def test_bad_detections_are_skipped_and_counted(tmp_path, coco_data):
-    root, ann, _ = coco_data
-    extra = [
-        {"image_id": 1, "category_id": 1, "bbox": [0, 0, 100, 100], "score": float("nan")},  # NaN score
-        {"image_id": 999, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.5},            # unknown image
-        {"image_id": 1, "category_id": 1, "bbox": [500, 500, 10, 10], "score": 0.5},          # outside the image
-        {"image_id": 1, "category_id": 1, "score": 0.5},                                      # no bbox
-        {"category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.5},                             # no image id
-        {"image_id": 2, "category_id": 77, "bbox": [0, 60, 160, 60], "score": 0.5},           # unknown category
-        {"image_id": 2, "category_id": 2, "bbox": [0, 60, 200, 60], "score": 0.1},            # partly outside
-        {"image_id": 2, "category_id": 2, "bbox": [0, 60, 0, 60], "score": 0.1},              # empty box
+def mixed_detections(ann, path):
+    """The 7 ground-truth boxes of images 1 and 2 and one entry of every other kind, with its known fate
+    in a run on images 1 and 2 (image 3 is a dataset image left out by ``--image-ids``)."""
+    nan, inf = float("nan"), float("inf")
+    extra = [  # (entry, what becomes of it)
+        ({"image_id": 1, "category_id": 1, "bbox": [0, 0, 100, 100], "score": nan}, "non-finite score"),
+        ({"image_id": 1, "category_id": 1, "bbox": [0, 0, inf, 100], "score": 0.5}, "non-finite box"),
+        ({"image_id": 999, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.5}, "image id not in the dataset"),
+        ({"image_id": 1, "category_id": 1, "bbox": [500, 500, 10, 10], "score": 0.5}, "box outside the image"),
+        ({"image_id": 1, "category_id": 1, "score": 0.5}, "malformed entry (no bbox)"),
+        ({"image_id": 1, "category_id": 1, "bbox": [0, 0, 10], "score": 0.5}, "malformed entry (bbox not 4 numbers)"),
+        ({"image_id": 1, "category_id": 1, "bbox": "0,0,10,10", "score": 0.5}, "malformed entry (bbox not 4 numbers)"),
+        ({"image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10]}, "malformed entry (no score)"),
+        ({"image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "score": "0.5"},
+         "malformed entry (score not a number)"),
+        ({"image_id": 1, "bbox": [0, 0, 10, 10], "score": 0.5}, "malformed entry (no integer category_id)"),
+        ({"category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.5}, "malformed entry (no image id)"),
+        ({"image_id": 2, "category_id": 77, "bbox": [0, 60, 160, 60], "score": 0.5}, "category not in the annotation file"),
+        ({"image_id": 2, "category_id": 2, "bbox": [0, 60, 0, 60], "score": 0.1}, "empty box (w or h <= 0)"),
+        ({"image_id": 2, "category_id": 2, "bbox": [0, 60, 200, 60], "score": 0.1}, "prompted, clipped"),
+        ({"image_id": 3, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.5}, "not evaluated"),
+        ({"image_id": 3, "category_id": 1, "bbox": [0, 0, 10, 10], "score": nan}, "not evaluated"),  # its defect too
     ]
-    dets = gt_detections(ann, tmp_path / "bad.json", extra=extra)
-    s = run(tmp_path / "bad", "--detections", dets, root=root / "val2017", ann=ann)
+    gt_detections(ann, path, extra=[e for e, _ in extra])
+    return [fate for _, fate in extra]
+
+
+def test_every_detection_is_counted_once(tmp_path, capsys, coco_data):
+    """A file mixing every kind of entry: each is prompted (and in the results), skipped for one
+    reason, or on an image the run did not evaluate, and the counts add up to the file's entries.
+    The unknown category is decided before decoding: its box is never prompted."""
+    from collections import Counter
+
+    root, ann, _ = coco_data
+    path = tmp_path / "mixed.json"
+    fates = mixed_detections(ann, path)
+    n_gt = len(json.loads(path.read_text())) - len(fates)
+    ids = tmp_path / "ids.txt"
+    ids.write_text("1\n2\n")
+    capsys.readouterr()
+    s = run(tmp_path / "mixed", "--detections", path, "--image-ids", ids, root=root / "val2017", ann=ann)
+    printed = capsys.readouterr().out
     d = s["detections"]
-    assert d["n_total"] == 15 and d["n_clipped"] == 1
-    assert d["skipped_by_reason"] == {"non-finite score": 1, "image id not in the dataset": 1,
-                                      "box outside the image": 1, "malformed entry": 1,
-                                      "malformed entry (no image id)": 1, "category not in the annotation file": 1,
-                                      "empty box (w or h <= 0)": 1}
-    assert d["n_skipped"] == 7 and s["n_masks"] == 8  # 7 ground-truth boxes + the clipped duplicate
+    reasons = Counter(f for f in fates if f not in ("prompted, clipped", "not evaluated"))
+    assert d["n_total"] == n_gt + len(fates) == 23
+    assert d["skipped_by_reason"] == dict(reasons) and d["n_skipped"] == sum(reasons.values()) == 13
+    assert d["n_prompted"] == n_gt + 1 == 8 and d["n_clipped"] == 1 and d["n_on_images_not_evaluated"] == 2
+    assert d["n_prompted"] + d["n_skipped"] + d["n_on_images_not_evaluated"] == d["n_total"]
+    assert "note_counts" not in d and "outside the run's" in d["note_not_evaluated"]
+    assert list(d["on_images_not_evaluated_by_cause"].values()) == [2]
+    results = json.loads((tmp_path / "mixed" / "coco_results.json").read_text())
+    assert len(results) == s["n_masks"] == d["n_prompted"] and {r["category_id"] for r in results} <= {1, 2, 3, 4}
+    rec = pd.read_csv(tmp_path / "mixed" / "records" / "records-rank0.csv", keep_default_na=False)
+    unknown = rec[rec["category_id"] == 77]
+    assert unknown["status"].tolist() == ["category not in the annotation file"] and unknown["rle"].tolist() == [""]
+    assert (f"detections: 23 in the file: 8 prompted (1 of them clipped to the image), 13 skipped (") in printed
+    assert ", 2 on images not evaluated; 0 evaluated images without any detection" in printed
     # the clipped duplicate scores below every true match: AP is untouched
-    assert s["AP"] == pytest.approx(1.0)
+    assert s["AP"] == pytest.approx(1.0) and s["n_images"] == 2
+
+
+def test_a_decoded_box_of_an_unknown_category_is_skipped_not_prompted(tmp_path, coco_data):
+    """Records where a box of a category not in the annotation file was decoded (status ok: a run
+    whose process step could not read the annotation file's categories) are re-summarised with that
+    box skipped, once, and left out of the results."""
+    from sambench.app.summary import summarize_run
+    from sambench.tasks.instances import InstancesTask
+
+    root, ann, _ = coco_data
+    path = tmp_path / "dets.json"
+    gt_detections(ann, path, extra=[{"image_id": 2, "category_id": 77, "bbox": [0, 60, 160, 60], "score": 0.5}])
+    out = tmp_path / "run"
+    run(out, "--detections", path, root=root / "val2017", ann=ann)
+    records = out / "records" / "records-rank0.csv"
+    rec = pd.read_csv(records, keep_default_na=False, dtype=str)
+    rec.loc[rec["category_id"] == "77", "status"] = "ok"  # as if decoded
+    rec.to_csv(records, index=False)
+    d = summarize_run(InstancesTask(str(path), run_dir=out), out)["detections"]
+    assert d["n_total"] == 8 and d["n_prompted"] == 7 and d["n_skipped"] == 1
+    assert d["skipped_by_reason"] == {"category not in the annotation file": 1}
+    assert len(json.loads((out / "coco_results.json").read_text())) == 7
 
 
 @pytest.mark.parametrize("content, words", [("{not json", "not a readable"), ('{"a": 1}', "expected a COCO results list"),
@@ -225,8 +322,8 @@ def test_images_without_detections_and_clipped_boxes_are_said_in_the_run_output(
     assert n_without == 2  # the fixture: images 1, 2 with objects, 3 without; 1 dropped here
     d = json.loads((out / "summary.json").read_text())["detections"]
     assert d["n_images_without_detections"] == n_without and d["n_clipped"] == 1 and d["n_prompted"] == len(kept)
-    assert (f"detections: {len(kept)} prompted, 1 clipped to the image, 0 skipped; {n_without} evaluated images "
-            f"without any detection") in proc.stdout
+    assert (f"detections: {len(kept)} in the file: {len(kept)} prompted (1 of them clipped to the image), 0 skipped; "
+            f"{n_without} evaluated images without any detection") in proc.stdout
     detail = pd.read_csv(out / "tables" / "instances_detail.csv")
     assert detail["images without detections"].tolist() == [n_without]
     assert detail["clipped to the image"].tolist() == [1]

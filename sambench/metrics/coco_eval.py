@@ -51,7 +51,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Union
 
 import numpy as np
 
-from sambench.annotations import CocoFormatError, evaluator_dataset, index_coco
+from sambench.annotations import CocoFormatError, category_index, evaluator_dataset, index_coco
 
 COCO_STAT_NAMES = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR@1", "AR@10", "AR@100", "ARs@100", "ARm@100",
                    "ARl@100"]
@@ -85,6 +85,15 @@ def is_lvis_format(data: dict) -> bool:
     cats = data.get("categories") or []
     return isinstance(cats, list) and bool(cats) and all(isinstance(c, dict) and c.get("frequency") in ("r", "c", "f")
                                                          for c in cats)
+
+
+def annotation_category_ids(path: Union[str, Path]) -> set:
+    """The category ids of an annotation json, by the rule ``GroundTruth.category_ids`` follows,
+    without indexing its annotations (EvaluationError, one line, for an unreadable file)."""
+    try:
+        return set(category_index(read_json(path, "annotation file"), path))
+    except CocoFormatError as exc:
+        raise EvaluationError(str(exc)) from exc
 
 
 class GroundTruth:
