@@ -119,7 +119,7 @@ class InstancesTask(Task):
         self.run_dir = Path(run_dir) if run_dir else None
         self._detections: Optional[Detections] = None
         self._sha = detections_sha256
-        self._categories: Optional[FrozenSet] = None
+        self._categories: Dict[str, FrozenSet] = {}  # dataset name -> its annotation file's category ids
 
     @property
     def needs_instances(self) -> bool:
@@ -191,18 +191,19 @@ class InstancesTask(Task):
         if self.box_output == "multimask" and not caps.multimask:
             raise UnsupportedPromptError(f"model '{model.name}' has no multimask output; pass --box-output single")
 
-    def known_categories(self) -> Optional[FrozenSet]:
-        """The category ids of the run's annotation file (named by the run's ``config.json``, which the
-        runner writes before the first image), read once; None outside a run folder or for a file without
-        categories (every category then passes, as at scoring)."""
-        if self._categories is None:
+    def known_categories(self, dataset: str) -> Optional[FrozenSet]:
+        """The category ids of ``dataset``'s annotation file (named by the run's ``config.json``, which
+        the runner writes before the first image), read once per dataset; None outside a run folder or
+        for a file without categories (every category then passes, as at scoring)."""
+        if dataset not in self._categories:
             config = Path(self.run_dir) / "config.json" if self.run_dir else None
             cats: FrozenSet = frozenset()
             if config is not None and config.is_file():
-                entry = json.loads(config.read_text())["datasets"][0]
-                cats = frozenset(coco_eval.annotation_category_ids(annotation_file_of(entry)))
-            self._categories = cats
-        return self._categories or None
+                entries = [e for e in json.loads(config.read_text())["datasets"] if e.get("name") == dataset]
+                if entries:
+                    cats = frozenset(coco_eval.annotation_category_ids(annotation_file_of(entries[0])))
+            self._categories[dataset] = cats
+        return self._categories[dataset] or None
 
     # -- per image ------------------------------------------------------------------------------
     def _decode(self, model: PromptableModel, embedding: ImageEmbedding, boxes: np.ndarray,
@@ -246,7 +247,7 @@ class InstancesTask(Task):
         xyxy, outside, clipped = clip_boxes(np.nan_to_num(xywh), sample.height, sample.width)
         usable = reason == 0
         status = np.array([OK if r == 0 else REASONS[int(r) - 1] for r in reason], dtype=object)
-        cats = self.known_categories()
+        cats = self.known_categories(dataset)
         if cats is not None:  # decided before decoding: such a box is never prompted
             unknown = usable & ~np.array([c in cats for c in dets.category[sl].tolist()], dtype=bool)
             status[unknown] = UNKNOWN_CATEGORY
