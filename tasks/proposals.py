@@ -37,7 +37,7 @@ from sambench.metrics import coco_eval
 from sambench.generation.amg import AmgConfig, check_model as amg_check_model, generate_masks
 from sambench.data import Instance, Sample
 from sambench.models.base import ImageEmbedding, PromptableModel
-from sambench.published import percent, published_rows, published_settings
+from sambench.published import percent, published_data, published_rows, published_settings
 from sambench.reporting import (PUBLISHED_COLORS, RunInfo, count, delta_formats, fmt_score, labels_with_baseline,
                                 run_colors, save_plot, side_by_side, write_table)
 from sambench.rng import stable_seed
@@ -238,13 +238,15 @@ def proposals_differences(run: RunInfo) -> List[str]:
     amg = (run.config.get("protocol") or {}).get("amg", {})
     preset = AmgConfig.proposals() if s.get("variant", "default") == "default" else AmgConfig.proposals_single_output()
     out = []
-    if s.get("annotation_format") != pub["dataset"]:
-        out.append(f"{s.get('annotation_format')}-format ground truth of {s.get('dataset')} (published: LVIS v1 val; "
-                   f"no frequency groups)")
+    entry = next((d for d in run.config.get("datasets", []) if d.get("name") == s.get("dataset")), {})
+    on_lvis_v1 = published_data("4", entry, ["LVIS"]) is not None  # the one rule (sambench.published)
+    if not on_lvis_v1:
+        out.append(f"another dataset: {s.get('dataset')} ({entry.get('split') or '-'} split, "
+                   f"{s.get('annotation_format')}-format ground truth; published: LVIS v1 val"
+                   + ("" if s.get("annotation_format") == pub["dataset"] else "; no frequency groups") + ")")
     if s.get("n_images") is not None and s.get("n_images") != int(pub["images"]):
         out.append(f"{s.get('n_images')} of LVIS v1 val's {int(pub['images']):,} images"
-                   if s.get("annotation_format") == pub["dataset"] else f"{count(s.get('n_images'), 'image')} "
-                   f"(published: {int(pub['images']):,})")
+                   if on_lvis_v1 else f"{count(s.get('n_images'), 'image')} (published: {int(pub['images']):,})")
     if s.get("max_proposals", 1000) != int(pub["max_proposals"]):
         out.append(f"AR@{s.get('max_proposals')} (published: AR@{pub['max_proposals']})")
     if amg.get("points_per_side") not in (None, preset.points_per_side):

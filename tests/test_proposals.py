@@ -189,3 +189,21 @@ def test_dataset_without_annotation_file_is_a_one_line_error(tmp_path, capsys):
                  "--out", str(tmp_path / "x"), "--no-progress"])
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "annotation file" in err and "grabcut" in err
+
+
+def test_only_lvis_v1_val_is_called_lvis_v1_val():
+    """The Table 4 caveats follow the one rule of ``sambench.published.published_data``: the ``lvis``
+    adapter's val split is LVIS v1 val; LVIS v0.5 or COCO-format data is another dataset."""
+    from sambench.reporting import RunInfo
+    from sambench.tasks.proposals import proposals_differences
+
+    def run_on(name, split, fmt):
+        config = {"datasets": [{"name": name, "split": split}], "protocol": {}, "model": {}}
+        summary = {"dataset": name, "annotation_format": fmt, "n_images": 2}
+        return RunInfo(Path("r"), config, summary)
+
+    assert proposals_differences(run_on("lvis", "val", "lvis")) == ["2 of LVIS v1 val's 19,809 images"]
+    v05 = proposals_differences(run_on("lvis_v05", "val", "lvis"))
+    assert v05[0].startswith("another dataset: lvis_v05") and "frequency" not in v05[0] and v05[1] == "2 images (published: 19,809)"
+    coco = proposals_differences(run_on("coco", "val2017", "coco"))
+    assert coco[0].startswith("another dataset: coco (val2017 split, coco-format") and "no frequency groups" in coco[0]

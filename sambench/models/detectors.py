@@ -357,7 +357,7 @@ class PrecomputedDetector(Detector):
         if isinstance(phrase, str) and phrase.strip():
             self.by_phrase[(key, _phrase_key(phrase))].append((box, score))
         elif cat is None:
-            return "no phrase or category_id"
+            return "malformed entry (no phrase or category_id)"
         return None
 
     def label(self) -> str:
