@@ -4,12 +4,14 @@
 #   benchmarks/gpu_check.sh                     # on a CUDA machine: the whole check, one table at the end
 #   benchmarks/gpu_check.sh --cpu               # dry run of every step on CPU with sam-tiny (a few minutes)
 #   benchmarks/gpu_check.sh --checkpoints DIR   # also hand a folder of real checkpoints to gpu_models.py
+#   benchmarks/gpu_check.sh --only vit_h_bf16   # one step again (names: vit_b_bf16 vit_h_bf16
+#                                               # vit_h_bf16_sdpa_compile vit_b_fp32_amg gpu_models)
 #   benchmarks/gpu_check.sh --wheels .whl       # first install what the machine lacks (benchmarks/gpu_wheels.sh
 #                                               # fetches it here) and sambench from this tree, under /tmp
 #
 # On the lent machine (the `device` tool; its image has torch but not segment-anything, sam2, pycocotools,
 # nor sambench): here `benchmarks/gpu_wheels.sh` once, then run with carry [".whl"]:
-#   PYTHONUNBUFFERED=1 OUT=$OUT/check benchmarks/gpu_check.sh --wheels .whl
+#   PYTHONUNBUFFERED=1 benchmarks/gpu_check.sh --wheels .whl      (OUT, set there by the tool, gets the files)
 #
 # Steps (each under its own time limit, all within 10 minutes; results under $OUT, default gpu_check_out/:
 # one JSON per benchmark step, gpu_models.md and one gpu_check.log, 6 files; images: 640x480 generated
@@ -30,17 +32,23 @@ OUT="${OUT:-gpu_check_out}"
 MODE=gpu
 CHECKPOINTS=""
 WHEELS=""
+ONLY=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --cpu|--quick) MODE=cpu ;;
     --out) OUT="$2"; shift ;;
     --checkpoints) CHECKPOINTS="$2"; shift ;;
     --wheels) WHEELS="$2"; shift ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    --only) ONLY="$2"; shift ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "gpu_check: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
+case "$ONLY" in
+  ""|vit_b_bf16|vit_h_bf16|vit_h_bf16_sdpa_compile|vit_b_fp32_amg|gpu_models) ;;
+  *) echo "gpu_check: --only $ONLY: not a step (vit_b_bf16 vit_h_bf16 vit_h_bf16_sdpa_compile vit_b_fp32_amg gpu_models)" >&2; exit 2 ;;
+esac
 mkdir -p "$OUT"
 START=$(date +%s)
 
@@ -97,6 +105,7 @@ fi
 FAILED=0
 step() {  # step NAME LIMIT_S COMMAND...
   local name="$1" limit="$2"; shift 2
+  if [ -n "$ONLY" ] && [ "$ONLY" != "$name" ]; then return 0; fi
   echo; echo "== $name (limit ${limit} s, $(( $(date +%s) - START )) s elapsed)"
   echo "== $name" >>"$OUT/gpu_check.log"
   timeout "$limit" "$@" 2>&1 | tee -a "$OUT/gpu_check.log"   # one log: the device returns at most 8 files
