@@ -40,3 +40,22 @@ def demo_root(tmp_path_factory) -> Path:
     from sambench.datasets.demo import ensure_demo
 
     return ensure_demo(tmp_path_factory.mktemp("demo-data"))
+
+
+def cocoeval_stats(ann, results_json, img_ids=None):
+    """pycocotools' own segm ``COCOeval.stats`` of a results file: the reference the instance tasks' AP is checked against."""
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(str(ann))
+        ev = COCOeval(gt, gt.loadRes(str(results_json)), "segm")
+        if img_ids is not None:
+            ev.params.imgIds = sorted(img_ids)
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return [float(v) for v in ev.stats]

@@ -8,8 +8,6 @@ areas (a match at the 0.50 threshold only), just below 0.5 for category 4 (never
 is a mean over categories, so AP50 = 3/4, AP75 = 0, AP = 3/40.
 """
 
-import contextlib
-import io
 import json
 import sys
 from pathlib import Path
@@ -21,7 +19,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from conftest import run_cli, shared  # noqa: E402
+from conftest import cocoeval_stats, run_cli, shared  # noqa: E402
 from fixtures_lvis import all_objects, gt_detections, half_iou, make_dataset, scenes  # noqa: E402
 
 from sambench.app.cli import main  # noqa: E402
@@ -45,21 +43,6 @@ def run(out, *extra, root, ann=None, dataset="coco", model="oracle", check=True)
         assert code == 0
         return json.loads((Path(out) / "summary.json").read_text())
     return code
-
-
-def cocoeval_stats(ann, results_json, img_ids=None):
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO(str(ann))
-        ev = COCOeval(gt, gt.loadRes(str(results_json)), "segm")
-        if img_ids is not None:
-            ev.params.imgIds = sorted(img_ids)
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    return [float(v) for v in ev.stats]
 
 
 def test_oracle_with_ground_truth_boxes_gives_ap_one(tmp_path, coco_data):

@@ -2,8 +2,6 @@
 known corruption the AP the IoU thresholds imply, LVIS's federated prompting, name cleaning and
 templates, and real COCO val2017 images (COCO-MINI) checked against COCOeval run directly."""
 
-import contextlib
-import io
 import json
 import sys
 from pathlib import Path
@@ -15,7 +13,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from conftest import shared  # noqa: E402
+from conftest import cocoeval_stats, shared  # noqa: E402
 from fixtures_lvis import gt_detections, make_dataset  # noqa: E402
 
 from sambench.app.cli import main  # noqa: E402
@@ -32,21 +30,6 @@ def run(out, *args, root, ann=None, dataset="coco", check=True):
         assert code == 0
         return json.loads((Path(out) / "summary.json").read_text())
     return code
-
-
-def cocoeval_stats(ann, results_json, img_ids=None):
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO(str(ann))
-        ev = COCOeval(gt, gt.loadRes(str(results_json)), "segm")
-        if img_ids is not None:
-            ev.params.imgIds = sorted(img_ids)
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    return [float(v) for v in ev.stats]
 
 
 @pytest.fixture(scope="module")
